@@ -1,0 +1,1 @@
+"""Subcommands of the ``chaosdrill`` CLI; each module has ``register(subparsers)``."""

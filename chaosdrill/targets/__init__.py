@@ -1,0 +1,75 @@
+"""Drivers that reach a system, and the one path every fault takes through the ledger.
+
+Each driver module (``toxiproxy``, ``sandbox``, ``kubernetes``) exposes
+``revert(args: dict) -> None``, an idempotent undo that needs nothing but the args it
+stored in the ledger, so ``chaosdrill recover`` can run it after the runner is gone.
+"""
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any, TypeVar
+
+from chaosdrill.errors import BadInput
+from chaosdrill.ledger import Fault, Ledger, default_ledger
+
+__all__ = ["Target", "current_run_id", "inject", "revert", "rollback", "target_of"]
+
+T = TypeVar("T")
+RUN_ID_ENV = "CHAOSDRILL_RUN_ID"
+
+
+class Target(Enum):
+    SANDBOX = "sandbox"
+    KUBERNETES = "kubernetes"
+
+
+def target_of(configuration: Mapping[str, Any] | None) -> Target:
+    """The engine an experiment drives, from ``configuration.chaosdrill_target``."""
+    raw = (configuration or {}).get("chaosdrill_target", Target.SANDBOX.value)
+    try:
+        return Target(raw)
+    except ValueError as e:
+        choices = ", ".join(t.value for t in Target)
+        raise BadInput("<experiment>", "configuration.chaosdrill_target", f"{raw!r} is not one of {choices}") from e
+
+
+def current_run_id() -> str | None:
+    """The run the ledger control opened; faults recorded now belong to it."""
+    return os.environ.get(RUN_ID_ENV)
+
+
+def revert(fault: Fault) -> None:
+    driver = importlib.import_module(f"chaosdrill.targets.{fault.driver}")
+    driver.revert(fault.revert)
+
+
+def inject(fault: Fault, apply: Callable[[], T], ledger: Ledger | None = None) -> T:
+    """Record ``fault`` durably, then apply it; if applying fails, undo what may have landed."""
+    led = ledger or default_ledger()
+    if fault.run_id is None and current_run_id():
+        fault = Fault(**{**fault.__dict__, "run_id": current_run_id()})
+    led.record(fault)
+    try:
+        return apply()
+    except BaseException:
+        try:
+            revert(fault)
+        finally:
+            led.mark_reverted(fault.id, how="injection-failed")
+        raise
+
+
+def rollback(driver: str, key: str, ledger: Ledger | None = None) -> int:
+    """Revert every active fault with this driver and key; returns how many were active.
+
+    The driver's revert runs even when the ledger holds nothing, because a rollback
+    must also clean up a fault injected by hand or by an older ledger.
+    """
+    led = ledger or default_ledger()
+    active = led.active(driver=driver, key=key)
+    for fault in active:
+        revert(fault)
+        led.mark_reverted(fault.id)
+    return len(active)

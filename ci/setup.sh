@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine: the pinned Python environment, redis-server
+# (and Prometheus/Alertmanager) from apt when missing, and the pinned Go tools.
+# A second run only checks stamps and takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=.venv
+stamp="$VENV/.lock-$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
+
+if [ ! -f "$stamp" ]; then
+  echo "setup: creating the Python environment from requirements.lock"
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
+  rm -f "$VENV"/.lock-*
+  touch "$stamp"
+fi
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ "${CHAOSDRILL_WITH_PROMETHEUS:-1}" = 1 ]; then
+  command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} with apt"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian starts the services it installs; the sandbox runs its own instances.
+  for svc in redis-server prometheus prometheus-alertmanager; do
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  done
+fi
+
+"$VENV/bin/chaosdrill" tools install ${CHAOSDRILL_TOOLS_FLAGS:-}
