@@ -1,0 +1,269 @@
+"""Drill plans: which experiments a drill runs, against what, how often, with which SLO.
+
+A plan is a small YAML file kept in the repository next to the experiments it names, so a
+drill is reviewed like code. Everything is checked before anything runs: a typo in a plan
+must cost exit 2 in a second, not a half-finished drill an hour later. Errors name the file,
+the path inside it and what was expected there.
+
+Paths and globs are relative to the plan's *repository root*: ``root:`` if the plan sets it
+(relative to the plan file), otherwise the nearest folder above the plan holding ``.git`` or
+``pyproject.toml``, otherwise the plan's own folder.
+"""
+
+import glob
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from croniter import croniter
+
+from chaosdrill.drills.expectation import Expectation, expectation_of
+from chaosdrill.errors import BadInput
+from chaosdrill.targets import Target
+
+__all__ = [
+    "PLAN_SCHEMA",
+    "DrillPlan",
+    "PlannedExperiment",
+    "SloOverrides",
+    "load_experiment",
+    "load_plan",
+]
+
+_PATH_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+PLAN_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "target", "schedule", "experiments"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "description": {"type": "string"},
+        "target": {"type": "string", "enum": [t.value for t in Target]},
+        "schedule": {"type": "string", "minLength": 1},
+        "root": {"type": "string", "minLength": 1},
+        "experiments": {**_PATH_LIST, "minItems": 1},
+        "rehearsals": _PATH_LIST,
+        "timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "slo": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "availability": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                "latency_p99_ms": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
+        "configuration": {"type": "object"},
+    },
+}
+
+_TYPE_NAMES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    type(None): "null",
+}
+
+
+@dataclass(frozen=True)
+class SloOverrides:
+    """SLO targets that override every experiment's configuration for this drill.
+
+    They reach the experiments as configuration keys ``slo_availability`` and
+    ``slo_latency_p99_ms``; the report also judges the measured windows against them.
+    """
+
+    availability: float | None = None
+    latency_p99_ms: float | None = None
+
+    def as_configuration(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.availability is not None:
+            out["slo_availability"] = self.availability
+        if self.latency_p99_ms is not None:
+            out["slo_latency_p99_ms"] = self.latency_p99_ms
+        return out
+
+
+@dataclass(frozen=True)
+class PlannedExperiment:
+    path: Path
+    title: str
+    expectation: Expectation
+
+
+@dataclass(frozen=True)
+class DrillPlan:
+    source: Path
+    name: str
+    target: Target
+    schedule: str
+    root: Path
+    experiments: tuple[PlannedExperiment, ...]
+    rehearsals: tuple[Path, ...] = ()
+    slo: SloOverrides = field(default_factory=SloOverrides)
+    configuration: Mapping[str, Any] = field(default_factory=dict)
+    timeout_s: float = 1800.0
+    description: str = ""
+
+    def next_run(self, after: datetime) -> datetime:
+        """When the schedule fires next after ``after``."""
+        fire: datetime = croniter(self.schedule, after).get_next(datetime)
+        return fire
+
+    def configuration_overrides(self) -> dict[str, Any]:
+        """What the runner passes to every ``chaos run`` as configuration."""
+        return {
+            **self.configuration,
+            **self.slo.as_configuration(),
+            "chaosdrill_target": self.target.value,
+        }
+
+
+def _json_path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top>"
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
+    where = _json_path(error.absolute_path)
+    got = _TYPE_NAMES.get(type(error.instance), type(error.instance).__name__)
+    if error.validator == "type":
+        return where, f"expected {error.validator_value}, got {got}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return (f"{where}.{missing}" if where != "<top>" else missing), "missing (required)"
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return where, f"{error.message}; allowed fields: {allowed}"
+    if error.validator == "enum":
+        return where, f"expected one of {', '.join(map(str, error.validator_value))}, got {error.instance!r}"
+    return where, error.message
+
+
+def _read_mapping(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise BadInput(str(path), "<file>", f"cannot read the {what}: {e.strerror or e}") from e
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        raise BadInput(
+            str(path), "<file>", f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}"
+        ) from e
+    if not isinstance(data, dict):
+        raise BadInput(str(path), "<top>", f"expected an object, got {_TYPE_NAMES.get(type(data), 'value')}")
+    return data
+
+
+def load_experiment(path: Path) -> dict[str, Any]:
+    """Read an experiment file (YAML or JSON) as a mapping."""
+    return _read_mapping(path, "experiment")
+
+
+def _repo_root(plan_path: Path, declared: str | None) -> Path:
+    if declared is not None:
+        root = (plan_path.parent / declared).resolve()
+        if not root.is_dir():
+            raise BadInput(str(plan_path), "root", f"{declared!r} is not a folder (resolved to {root})")
+        return root
+    start = plan_path.parent.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def _expand(plan_path: Path, root: Path, field_name: str, patterns: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for i, pattern in enumerate(patterns):
+        where = f"{field_name}[{i}]"
+        if Path(pattern).is_absolute():
+            raise BadInput(
+                str(plan_path), where, f"{pattern!r} must be relative to the repository root {root}"
+            )
+        if glob.has_magic(pattern):
+            matches = sorted(p for p in root.glob(pattern) if p.is_file())
+            if not matches:
+                raise BadInput(str(plan_path), where, f"{pattern!r} matches no file under {root}")
+        else:
+            single = root / pattern
+            if not single.is_file():
+                raise BadInput(str(plan_path), where, f"{pattern!r}: no such file under {root}")
+            matches = [single]
+        for m in matches:
+            if m.resolve() not in found:
+                found.append(m.resolve())
+    return found
+
+
+def _planned(plan_path: Path, target: Target, path: Path) -> PlannedExperiment:
+    experiment = load_experiment(path)
+    expectation = expectation_of(experiment, str(path))
+    configuration = experiment.get("configuration") or {}
+    declared = configuration.get("chaosdrill_target") if isinstance(configuration, Mapping) else None
+    if isinstance(declared, str) and declared != target.value:
+        raise BadInput(
+            str(path),
+            "configuration.chaosdrill_target",
+            f"{declared!r} but the plan {plan_path} targets {target.value!r}",
+        )
+    title = experiment.get("title")
+    return PlannedExperiment(
+        path=path, title=title if isinstance(title, str) else path.stem, expectation=expectation
+    )
+
+
+def load_plan(path: Path) -> DrillPlan:
+    """Parse and check a plan file, its experiments' expectations and its rehearsals.
+
+    Raises :class:`BadInput` naming the file, the field and the problem.
+    """
+    source = path.resolve() if path.exists() else path
+    data = _read_mapping(source, "drill plan")
+    validator = jsonschema.Draft202012Validator(PLAN_SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        where, problem = _describe(errors[0])
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise BadInput(str(source), where, problem + more)
+    schedule: str = data["schedule"]
+    if not croniter.is_valid(schedule):
+        raise BadInput(
+            str(source), "schedule", f"{schedule!r} is not a valid cron expression (e.g. '0 3 1 * *')"
+        )
+    target = Target(data["target"])
+    root = _repo_root(source, data.get("root"))
+    experiments = tuple(
+        _planned(source, target, p) for p in _expand(source, root, "experiments", data["experiments"])
+    )
+    rehearsals = tuple(_expand(source, root, "rehearsals", data.get("rehearsals", [])))
+    for i, runbook in enumerate(rehearsals):
+        if runbook.suffix.lower() != ".md":
+            raise BadInput(str(source), f"rehearsals[{i}]", f"{runbook} is not a Markdown runbook (.md)")
+    slo = data.get("slo", {})
+    return DrillPlan(
+        source=source,
+        name=data["name"],
+        target=target,
+        schedule=schedule,
+        root=root,
+        experiments=experiments,
+        rehearsals=rehearsals,
+        slo=SloOverrides(availability=slo.get("availability"), latency_p99_ms=slo.get("latency_p99_ms")),
+        configuration=dict(data.get("configuration", {})),
+        timeout_s=float(data.get("timeout_s", 1800.0)),
+        description=data.get("description", ""),
+    )

@@ -1,0 +1,345 @@
+"""One experiment run, as the reports see it: verdict, timings, failed probes, faults, windows.
+
+Journals are loose JSON and measurements are per-stream histograms; every renderer (HTML,
+Markdown, JUnit, history) needs the same few derived facts. Deriving them once, into frozen
+dataclasses, keeps the renderers dumb and makes them agree with each other.
+
+Availability here is ``(ok + degraded) / (ok + degraded + error)``: a degraded answer is
+still an answer (the fallback working as designed), and a 429 with Retry-After is the rate
+limiter doing its job, so rejections are counted and charted but kept out of the ratio.
+"""
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from chaosdrill.drills.expectation import Status, expectation_of, outcome_of
+from chaosdrill.errors import BadInput
+
+__all__ = [
+    "ExperimentResult",
+    "FailedProbe",
+    "FaultRecord",
+    "Window",
+    "availability_of",
+    "load_result",
+    "read_windows",
+]
+
+log = logging.getLogger(__name__)
+
+# Divisors that turn a recorded histogram value into milliseconds.
+_UNIT_TO_MS = {"ns": 1e6, "us": 1e3, "ms": 1.0, "s": 1e-3}
+_DEFAULT_UNIT = "us"
+_HIST_LOW, _HIST_HIGH, _HIST_DIGITS = 1, 3_600_000_000, 3
+
+
+@dataclass(frozen=True)
+class Window:
+    """Outcomes and latency percentiles of every stream together, over ``[t0, t1)`` (epoch s)."""
+
+    t0: float
+    t1: float
+    ok: int
+    degraded: int
+    rejected: int
+    error: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """An action the method (or a rollback) ran: what it did, when, and whether it worked."""
+
+    name: str
+    provider: str
+    arguments: str
+    status: str
+    start: float | None
+    end: float | None
+    phase: str = "method"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class FailedProbe:
+    phase: str
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    name: str
+    title: str
+    expected: Status
+    actual: Status | None
+    journal_path: Path | None = None
+    started: float | None = None
+    duration_s: float | None = None
+    failed_probes: tuple[FailedProbe, ...] = ()
+    faults: tuple[FaultRecord, ...] = ()
+    rollbacks: tuple[FaultRecord, ...] = ()
+    ledger_faults: tuple[str, ...] = ()
+    windows: tuple[Window, ...] = ()
+    availability: float | None = None
+    p99_ms: float | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.actual is self.expected
+
+    @property
+    def verdict(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "as expected" if self.passed else "unexpected"
+
+
+def _epoch(raw: Any) -> float | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # chaoslib writes UTC, older versions without offset
+    return moment.timestamp()
+
+
+def _last_line(exc: Any) -> str:
+    if isinstance(exc, list):
+        lines = [str(x).strip() for x in exc if str(x).strip()]
+        return lines[-1] if lines else ""
+    return str(exc).strip() if exc else ""
+
+
+def _probe_message(entry: Mapping[str, Any]) -> str:
+    if entry.get("status") != "succeeded":
+        return _last_line(entry.get("exception")) or f"status {entry.get('status')}"
+    tolerance = (entry.get("activity") or {}).get("tolerance")
+    return f"output {json.dumps(entry.get('output'), default=str)[:300]} not within tolerance {tolerance!r}"
+
+
+def _failed_probes(journal: Mapping[str, Any]) -> list[FailedProbe]:
+    out: list[FailedProbe] = []
+    states = journal.get("steady_states") or {}
+    for phase in ("before", "after"):
+        state = states.get(phase) or {}
+        for entry in state.get("probes") or []:
+            if entry.get("status") != "succeeded" or entry.get("tolerance_met") is False:
+                out.append(
+                    FailedProbe(phase, (entry.get("activity") or {}).get("name", "?"), _probe_message(entry))
+                )
+    for state in states.get("during") or []:
+        for entry in (state or {}).get("probes") or []:
+            if entry.get("status") != "succeeded" or entry.get("tolerance_met") is False:
+                out.append(
+                    FailedProbe(
+                        "during", (entry.get("activity") or {}).get("name", "?"), _probe_message(entry)
+                    )
+                )
+    for phase in ("run", "rollbacks"):
+        for entry in journal.get(phase) or []:
+            activity = entry.get("activity") or {}
+            if activity.get("type") == "probe" and entry.get("status") != "succeeded":
+                out.append(
+                    FailedProbe(
+                        "method" if phase == "run" else "rollback",
+                        activity.get("name", "?"),
+                        _probe_message(entry),
+                    )
+                )
+    return out
+
+
+def _provider(activity: Mapping[str, Any]) -> tuple[str, str]:
+    provider = activity.get("provider") or {}
+    if provider.get("type") == "python":
+        where = f"{provider.get('module')}.{provider.get('func')}"
+    else:
+        where = f"{provider.get('type')}:{provider.get('path') or provider.get('url') or ''}"
+    args = provider.get("arguments")
+    return where, json.dumps(args, sort_keys=True, default=str) if args else ""
+
+
+def _actions(entries: Sequence[Mapping[str, Any]] | None, phase: str) -> list[FaultRecord]:
+    out: list[FaultRecord] = []
+    for entry in entries or []:
+        activity = entry.get("activity") or {}
+        if activity.get("type") != "action":
+            continue
+        where, args = _provider(activity)
+        out.append(
+            FaultRecord(
+                name=str(activity.get("name", "?")),
+                provider=where,
+                arguments=args,
+                status=str(entry.get("status")),
+                start=_epoch(entry.get("start")),
+                end=_epoch(entry.get("end")),
+                phase=phase,
+                message=_last_line(entry.get("exception")),
+            )
+        )
+    return out
+
+
+def _ledger_faults(extra: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for fault in extra.get("faults") or []:
+        if isinstance(fault, Mapping):
+            out.append(str(fault.get("description") or fault.get("kind") or fault))
+        else:
+            out.append(str(fault))
+    return out
+
+
+def _decode(encoded: Any) -> HdrHistogram | None:
+    if not encoded:
+        return None
+    try:
+        raw = encoded.encode("ascii") if isinstance(encoded, str) else encoded
+        hist: HdrHistogram = HdrHistogram.decode(raw)
+        return hist
+    except Exception as e:  # a corrupt histogram loses one window's latency, not the report
+        log.warning("cannot decode a latency histogram: %s", e)
+        return None
+
+
+def _percentile_ms(hist: HdrHistogram, pct: float, divisor: float) -> float | None:
+    if hist.get_total_count() == 0:
+        return None
+    return float(hist.get_value_at_percentile(pct)) / divisor
+
+
+def read_windows(path: Path) -> tuple[list[Window], float | None]:
+    """Windows of a measurements.jsonl, and the p99 (ms) of the whole run.
+
+    Lines that are not JSON (a torn last line after a crash) are skipped.
+    """
+    windows: list[Window] = []
+    divisor = _UNIT_TO_MS[_DEFAULT_UNIT]
+    total = HdrHistogram(_HIST_LOW, _HIST_HIGH, _HIST_DIGITS)
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            if "meta" in record:
+                meta = record["meta"] if isinstance(record["meta"], dict) else {}
+                unit = meta.get("latency_unit") or meta.get("hist_unit") or meta.get("unit") or _DEFAULT_UNIT
+                divisor = _UNIT_TO_MS.get(str(unit), divisor)
+                continue
+            counts = {"ok": 0, "degraded": 0, "rejected": 0, "error": 0}
+            merged = HdrHistogram(_HIST_LOW, _HIST_HIGH, _HIST_DIGITS)
+            for stream in (record.get("streams") or {}).values():
+                for key in counts:
+                    counts[key] += int(stream.get(key) or 0)
+                hist = _decode(stream.get("hist"))
+                if hist is not None:
+                    merged.add(hist)
+            total.add(merged)
+            windows.append(
+                Window(
+                    t0=float(record.get("t0", 0.0)),
+                    t1=float(record.get("t1", 0.0)),
+                    **counts,
+                    p50_ms=_percentile_ms(merged, 50, divisor),
+                    p95_ms=_percentile_ms(merged, 95, divisor),
+                    p99_ms=_percentile_ms(merged, 99, divisor),
+                )
+            )
+    windows.sort(key=lambda w: w.t0)
+    return windows, _percentile_ms(total, 99, divisor)
+
+
+def availability_of(windows: Sequence[Window]) -> float | None:
+    good = sum(w.ok + w.degraded for w in windows)
+    counted = good + sum(w.error for w in windows)
+    return good / counted if counted else None
+
+
+def _measurements_path(journal_path: Path, extra: Mapping[str, Any]) -> Path | None:
+    declared = extra.get("measurements")
+    if isinstance(declared, str) and declared:
+        path = Path(declared)
+        return path if path.is_absolute() else journal_path.parent / path
+    fallback = journal_path.parent / "measurements.jsonl"
+    return fallback if fallback.is_file() else None
+
+
+def load_result(
+    journal_path: Path, *, name: str | None = None, expected: Status | None = None
+) -> ExperimentResult:
+    """Read a journal (and its measurements, if any) into an :class:`ExperimentResult`.
+
+    ``expected`` overrides the expectation inside the journal's experiment; without either,
+    ``completed`` is assumed and a note says so.
+    """
+    try:
+        journal = json.loads(journal_path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise BadInput(str(journal_path), "<file>", f"cannot read the journal: {e.strerror or e}") from e
+    except json.JSONDecodeError as e:
+        raise BadInput(str(journal_path), "<file>", f"not a JSON journal: {e}") from e
+    if not isinstance(journal, dict) or not isinstance(journal.get("experiment"), dict):
+        raise BadInput(str(journal_path), "experiment", "missing: this is not a Chaos Toolkit journal")
+    experiment = journal["experiment"]
+    notes: list[str] = []
+    if expected is None:
+        expectation = expectation_of(experiment, str(journal_path), default=Status.COMPLETED)
+        if not any(
+            isinstance(e, Mapping) and e.get("name") == "chaosdrill"
+            for e in experiment.get("extensions") or []
+        ):
+            notes.append("the experiment declares no expected outcome; 'completed' assumed")
+        expected = expectation.status
+    actual = outcome_of(journal)
+    if actual is Status.FAILED and journal.get("status") == "completed":
+        notes.append("the steady state was not met before the method, so nothing was tested")
+    raw_extra = journal.get("chaosdrill")
+    extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
+    windows: list[Window] = []
+    p99: float | None = None
+    measurements = _measurements_path(journal_path, extra)
+    if measurements is not None:
+        if measurements.is_file():
+            windows, p99 = read_windows(measurements)
+        else:
+            notes.append(f"measurements file {measurements} is missing")
+    guardrail = extra.get("guardrail")
+    if isinstance(guardrail, Mapping) and guardrail:
+        notes.append("guardrail: " + json.dumps(guardrail, sort_keys=True, default=str))
+    duration = journal.get("duration")
+    return ExperimentResult(
+        name=name or journal_path.parent.name,
+        title=str(experiment.get("title") or journal_path.parent.name),
+        expected=expected,
+        actual=actual,
+        journal_path=journal_path,
+        started=_epoch(journal.get("start")),
+        duration_s=float(duration) if isinstance(duration, int | float) else None,
+        failed_probes=tuple(_failed_probes(journal)),
+        faults=tuple(_actions(journal.get("run"), "method")),
+        rollbacks=tuple(_actions(journal.get("rollbacks"), "rollback")),
+        ledger_faults=tuple(_ledger_faults(extra)),
+        windows=tuple(windows),
+        availability=availability_of(windows),
+        p99_ms=p99,
+        notes=tuple(notes),
+    )

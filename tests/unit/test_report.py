@@ -1,0 +1,183 @@
+"""Reports from a synthetic journal and synthetic measurements written by the test itself."""
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from chaosdrill.drills.expectation import Status
+from chaosdrill.drills.plan import SloOverrides
+from chaosdrill.report import load_result, write_reports
+from chaosdrill.report.markdown import render_markdown
+from chaosdrill.report.model import availability_of, read_windows
+
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
+
+T0 = 1_700_000_000.0
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+def _hist(latencies_us: list[int]) -> str:
+    h = HdrHistogram(1, 60_000_000, 3)
+    for v in latencies_us:
+        h.record_value(v)
+    return h.encode().decode("ascii")
+
+
+def _write_measurements(path: Path, windows: list[dict[str, Any]]) -> None:
+    lines = [json.dumps({"meta": {"run_id": "r1", "latency_unit": "us"}})]
+    for i, w in enumerate(windows):
+        stream = {
+            "tenant": "t1",
+            "priority": "interactive",
+            "target_rate": 50,
+            "sent": w["ok"] + w["degraded"] + w["rejected"] + w["error"],
+            "ok": w["ok"],
+            "degraded": w["degraded"],
+            "rejected": w["rejected"],
+            "error": w["error"],
+            "errors": {"503": w["error"]} if w["error"] else {},
+            "rejected_without_retry_after": 0,
+            "degraded_malformed": 0,
+            "hist": _hist(w["lat"]),
+            "hist_good": _hist(w["lat"]),
+        }
+        lines.append(json.dumps({"t0": T0 + i, "t1": T0 + i + 1, "streams": {"interactive": stream}}))
+    path.write_text("\n".join(lines) + "\n{torn", encoding="utf-8")
+
+
+def _activity(kind: str, name: str, start: float, end: float, status: str = "succeeded") -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "activity": {
+            "type": kind,
+            "name": name,
+            "provider": {"type": "python", "module": "actions.latency", "func": "add", "arguments": {"ms": 300}},
+        },
+        "status": status,
+        "start": _iso(start),
+        "end": _iso(end),
+        "duration": end - start,
+        "output": None,
+    }
+    if status != "succeeded":
+        entry["exception"] = ["Traceback ...", "ActivityFailed: p99 800 ms above threshold 500 ms\n"]
+    return entry
+
+
+def _journal(tmp: Path, *, expect: str, deviated: bool, measurements: Path | None) -> Path:
+    after_probe = {
+        "activity": {"type": "probe", "name": "p99-below-500ms", "tolerance": True},
+        "output": False,
+        "status": "succeeded",
+        "tolerance_met": not deviated,
+        "start": _iso(T0 + 6),
+        "end": _iso(T0 + 6.1),
+    }
+    journal: dict[str, Any] = {
+        "experiment": {
+            "title": "Latency on one AZ keeps p99 under 500 ms",
+            "extensions": [{"name": "chaosdrill", "expect": {"status": expect}}],
+        },
+        "start": _iso(T0),
+        "end": _iso(T0 + 8),
+        "duration": 8.0,
+        "status": "completed",
+        "deviated": deviated,
+        "steady_states": {
+            "before": {"steady_state_met": True, "probes": []},
+            "after": {"steady_state_met": not deviated, "probes": [after_probe]},
+            "during": [],
+        },
+        "run": [_activity("action", "add-latency", T0 + 2, T0 + 2.1)],
+        "rollbacks": [_activity("action", "remove-latency", T0 + 7, T0 + 7.1)],
+        "chaosdrill": {"run_id": "r1", "faults": [{"description": "300 ms on dc1-az-a-replicas"}]},
+    }
+    if measurements is not None:
+        journal["chaosdrill"]["measurements"] = str(measurements)
+    path = tmp / "journal.json"
+    path.write_text(json.dumps(journal), encoding="utf-8")
+    return path
+
+
+SLOW = [200_000] * 95 + [900_000] * 5
+WINDOWS = [
+    {"ok": 100, "degraded": 0, "rejected": 0, "error": 0, "lat": [20_000] * 100},
+    {"ok": 100, "degraded": 0, "rejected": 0, "error": 0, "lat": [20_000] * 100},
+    {"ok": 80, "degraded": 10, "rejected": 5, "error": 10, "lat": SLOW},
+    {"ok": 90, "degraded": 5, "rejected": 5, "error": 0, "lat": SLOW},
+    {"ok": 100, "degraded": 0, "rejected": 0, "error": 0, "lat": [20_000] * 100},
+]
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "latency-az"
+    folder.mkdir()
+    _write_measurements(folder / "measurements.jsonl", WINDOWS)
+    return folder
+
+
+def test_windows_merge_counts_and_percentiles(run_dir: Path) -> None:
+    windows, p99 = read_windows(run_dir / "measurements.jsonl")
+    assert [w.error for w in windows] == [0, 0, 10, 0, 0]
+    assert windows[0].p99_ms == pytest.approx(20.0, rel=0.01)
+    assert windows[2].p99_ms == pytest.approx(900.0, rel=0.01)
+    assert windows[2].p50_ms == pytest.approx(200.0, rel=0.01)
+    # rejections stay out of availability; degraded answers count as available
+    assert availability_of(windows) == pytest.approx(485 / 495)
+    assert p99 == pytest.approx(900.0, rel=0.01)
+
+
+def test_result_from_journal(run_dir: Path) -> None:
+    journal = _journal(run_dir, expect="completed", deviated=True, measurements=run_dir / "measurements.jsonl")
+    result = load_result(journal)
+    assert result.expected is Status.COMPLETED
+    assert result.actual is Status.DEVIATED
+    assert not result.passed
+    assert [p.name for p in result.failed_probes] == ["p99-below-500ms"]
+    assert [f.name for f in result.faults] == ["add-latency"]
+    assert result.ledger_faults == ("300 ms on dc1-az-a-replicas",)
+    assert len(result.windows) == 5
+
+
+def test_html_markdown_junit(run_dir: Path, tmp_path: Path) -> None:
+    good_dir = tmp_path / "steady"
+    good_dir.mkdir()
+    bad = load_result(
+        _journal(run_dir, expect="completed", deviated=True, measurements=run_dir / "measurements.jsonl")
+    )
+    good = load_result(_journal(good_dir, expect="completed", deviated=False, measurements=None))
+    files = write_reports([bad, good], tmp_path / "out", title="drill", slo=SloOverrides(availability=0.9995))
+
+    html = files.html.read_text(encoding="utf-8")
+    assert "unexpected" in html and "as expected" in html
+    assert html.count('<img alt="latency and outcome timeline') == 1  # only the run with measurements
+    assert "data:image/png;base64,iVBOR" in html  # an inlined PNG, no external fetch
+    assert "http://" not in html and "https://" not in html
+    assert "add-latency" in html and "p99-below-500ms" in html
+
+    suite = ET.parse(files.junit).getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    failure = cases["latency-az"].find("failure")
+    assert failure is not None and failure.get("message") == "expected completed, got deviated"
+    assert cases["steady"].find("failure") is None
+
+    md = files.markdown.read_text(encoding="utf-8")
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0].startswith("| experiment | expected | actual | verdict")
+    assert rows[1].startswith("| latency-az | completed | deviated | unexpected | 8.0 s | 97.980% |")
+    assert rows[2].startswith("| steady | completed | completed | as expected | 8.0 s | n/a | n/a |")
+
+
+def test_markdown_escapes_pipes(run_dir: Path) -> None:
+    result = load_result(_journal(run_dir, expect="deviated", deviated=True, measurements=None))
+    assert result.passed
+    assert "|" not in render_markdown([result], "t").split("## ")[1].split("\n")[0].replace("latency-az: ", "")
