@@ -1,0 +1,437 @@
+"""Run the local Kubernetes control plane with kwokctl's binary runtime.
+
+A real kube-apiserver, kube-controller-manager, kube-scheduler and etcd, with kwok
+faking kubelets and pods and metrics-server serving kwok's simulated usage to the HPA.
+Everything kwokctl would otherwise fetch is pinned in a generated kwokctl configuration
+to the binaries ``chaosdrill.kube.build`` made, and the metrics-server manifest is a
+local kustomize folder written here, so ``up`` downloads nothing; ``dry_run()`` returns
+kwokctl's own ``--dry-run`` plan, which a test reads to prove it.
+
+The cluster keeps its own kubeconfig under ``paths.home()/cluster`` and never touches
+``~/.kube/config``. Nodes carry ``topology.kubernetes.io/zone`` (and region) plus a data
+center label, laid out by :class:`Topology`. This module only starts and stops processes
+and applies manifests with the kubectl it built: it needs no Kubernetes client library.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaosdrill import paths
+from chaosdrill.errors import BadInput, ToolError
+from chaosdrill.kube import build
+
+__all__ = [
+    "CLUSTER_NAME",
+    "CONTEXT",
+    "DC_LABEL",
+    "ZONE_LABEL",
+    "ClusterStatus",
+    "Topology",
+    "cluster_dir",
+    "down",
+    "dry_run",
+    "kubeconfig_path",
+    "kubectl",
+    "status",
+    "up",
+]
+
+Progress = Callable[[str], None]
+
+CLUSTER_NAME = "chaosdrill"
+CONTEXT = f"kwok-{CLUSTER_NAME}"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+DC_LABEL = "chaosdrill.io/datacenter"
+NODE_MARK = "chaosdrill.io/kwok-node"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Data centers x zones x nodes; zones are named ``<dc>-az-<letter>`` like the sandbox's."""
+
+    dcs: int = 3
+    zones_per_dc: int = 2
+    nodes_per_zone: int = 2
+    node_cpu: str = "32"
+    node_memory: str = "256Gi"
+    node_pods: int = 110
+
+    def __post_init__(self) -> None:
+        for name in ("dcs", "zones_per_dc", "nodes_per_zone"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise BadInput("<argument>", name, f"must be a positive integer, got {value!r}")
+        if self.zones_per_dc > 26:
+            raise BadInput("<argument>", "zones_per_dc", "at most 26 zones per data center")
+
+    def datacenters(self) -> list[str]:
+        return [f"dc{i + 1}" for i in range(self.dcs)]
+
+    def zones(self, dc: str) -> list[str]:
+        return [f"{dc}-az-{chr(ord('a') + z)}" for z in range(self.zones_per_dc)]
+
+    def node_names(self) -> list[tuple[str, str, str]]:
+        """``(node, dc, zone)`` for every node, in a stable order."""
+        return [
+            (f"{zone}-node-{n}", dc, zone)
+            for dc in self.datacenters()
+            for zone in self.zones(dc)
+            for n in range(self.nodes_per_zone)
+        ]
+
+    def node_manifests(self) -> list[dict[str, Any]]:
+        capacity = {"cpu": self.node_cpu, "memory": self.node_memory, "pods": str(self.node_pods)}
+        return [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                        NODE_MARK: "true",
+                        ZONE_LABEL: zone,
+                        REGION_LABEL: dc,
+                        DC_LABEL: dc,
+                    },
+                },
+                "status": {"allocatable": capacity, "capacity": capacity},
+            }
+            for name, dc, zone in self.node_names()
+        ]
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What ``cluster status`` reports; ``running`` means every component process is alive."""
+
+    running: bool
+    kubeconfig: str
+    context: str
+    components: dict[str, bool] = field(default_factory=dict)
+    topology: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cluster_dir() -> Path:
+    return paths.home() / "cluster"
+
+
+def kubeconfig_path() -> Path:
+    return cluster_dir() / "kubeconfig"
+
+
+def _workdir() -> Path:
+    return cluster_dir() / "kwok"
+
+
+def _state_file() -> Path:
+    return cluster_dir() / "state.json"
+
+
+def _pids_dir() -> Path:
+    return _workdir() / "clusters" / CLUSTER_NAME / "pids"
+
+
+def _write_metrics_manifest(root: Path) -> Path:
+    """A kustomize folder with the two objects kwokctl keeps from metrics-server's manifest.
+
+    kwokctl rewrites the Service into an ExternalName pointing at the metrics-server
+    process and the APIService to its port; it drops Deployments and RBAC, which a
+    binary runtime does not need.
+    """
+    folder = root / "metrics-server-manifest"
+    folder.mkdir(parents=True, exist_ok=True)
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "metrics-server",
+            "namespace": "kube-system",
+            "labels": {"k8s-app": "metrics-server"},
+        },
+        "spec": {
+            "selector": {"k8s-app": "metrics-server"},
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"}],
+        },
+    }
+    api_service = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": "v1beta1.metrics.k8s.io", "labels": {"k8s-app": "metrics-server"}},
+        "spec": {
+            "group": "metrics.k8s.io",
+            "version": "v1beta1",
+            "groupPriorityMinimum": 100,
+            "versionPriority": 100,
+            "insecureSkipTLSVerify": True,
+            "service": {"name": "metrics-server", "namespace": "kube-system"},
+        },
+    }
+    (folder / "service.yaml").write_text(yaml.safe_dump(service), encoding="utf-8")
+    (folder / "apiservice.yaml").write_text(yaml.safe_dump(api_service), encoding="utf-8")
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["service.yaml", "apiservice.yaml"],
+    }
+    (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    return folder
+
+
+def _write_config(bins: build.Binaries) -> Path:
+    """The kwokctl configuration that pins every binary and manifest to a local path."""
+    root = cluster_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    manifests = _write_metrics_manifest(root)
+    options = {
+        "runtime": "binary",
+        "kubeVersion": bins.kube_version,
+        "kubeBinaryPrefix": str(bins.kube_dir),
+        "kubeApiserverBinary": str(bins.kube_dir / "kube-apiserver"),
+        "kubeControllerManagerBinary": str(bins.kube_dir / "kube-controller-manager"),
+        "kubeSchedulerBinary": str(bins.kube_dir / "kube-scheduler"),
+        "kubectlBinary": str(bins.kube_dir / "kubectl"),
+        "etcdBinary": str(bins.etcd),
+        "kwokControllerBinary": str(bins.kwok),
+        "metricsServerBinary": str(bins.metrics_server),
+        "metricsServerManifests": [str(manifests)],
+        "enable": ["metrics-server"],
+        "bindAddress": "127.0.0.1",
+        "cacheDir": str(_workdir() / "cache"),
+        "quietPull": True,
+        # Drills and benchmarks create and delete thousands of objects; client-side QPS
+        # limits in the controllers would measure the limiter, not the control plane.
+        "disableQPSLimits": True,
+    }
+    config = {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": options,
+    }
+    path = root / "kwokctl.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=True), encoding="utf-8")
+    return path
+
+
+def _require_binaries() -> build.Binaries:
+    bins = build.binaries()
+    missing = bins.missing()
+    if missing:
+        raise ToolError(
+            "the local cluster's binaries are not built ("
+            + ", ".join(p.name for p in missing)
+            + "); run `chaosdrill tools install --kubernetes`"
+        )
+    return bins
+
+
+def _kwokctl(
+    bins: build.Binaries, args: Sequence[str], *, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, KWOK_WORKDIR=str(_workdir()))
+    try:
+        return subprocess.run(
+            [str(bins.kwokctl), "--name", CLUSTER_NAME, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise ToolError(f"kwokctl {' '.join(args)} did not finish within {timeout_s:.0f}s") from e
+
+
+def _create_args(config: Path) -> list[str]:
+    return ["--config", str(config), "create", "cluster", "--kubeconfig", str(kubeconfig_path())]
+
+
+def dry_run() -> str:
+    """kwokctl's plan for ``up``: every command it would run and everything it would fetch."""
+    bins = _require_binaries()
+    config = _write_config(bins)
+    proc = _kwokctl(bins, ["--dry-run", *_create_args(config)], timeout_s=60)
+    if proc.returncode != 0:
+        raise ToolError(f"kwokctl --dry-run failed:\n{proc.stderr[-4000:]}")
+    return proc.stdout + proc.stderr
+
+
+def kubectl(args: Sequence[str], *, stdin: str | None = None, timeout_s: float = 60) -> str:
+    """Run the built kubectl against the local cluster; ToolError with its stderr on failure."""
+    bins = _require_binaries()
+    cmd = [
+        str(bins.kube_dir / "kubectl"),
+        "--kubeconfig",
+        str(kubeconfig_path()),
+        "--context",
+        CONTEXT,
+        *args,
+    ]
+    try:
+        proc = subprocess.run(
+            cmd, input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired as e:
+        raise ToolError(f"kubectl {' '.join(args)} timed out after {timeout_s:.0f}s") from e
+    if proc.returncode != 0:
+        raise ToolError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()[-2000:]}")
+    return proc.stdout
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _component_pids() -> dict[str, int]:
+    pids: dict[str, int] = {}
+    folder = _pids_dir()
+    if not folder.is_dir():
+        return pids
+    for f in folder.glob("*.pid"):
+        try:
+            pids[f.stem] = int(f.read_text(encoding="utf-8").strip())
+        except ValueError:
+            continue
+    return pids
+
+
+def status() -> ClusterStatus:
+    pids = _component_pids()
+    components = {name: _pid_alive(pid) for name, pid in sorted(pids.items())}
+    topology = None
+    if _state_file().exists():
+        topology = json.loads(_state_file().read_text(encoding="utf-8")).get("topology")
+    return ClusterStatus(
+        running=bool(components) and all(components.values()),
+        kubeconfig=str(kubeconfig_path()),
+        context=CONTEXT,
+        components=components,
+        topology=topology,
+    )
+
+
+def _wait(what: str, check: Callable[[], bool], timeout_s: float, interval_s: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if check():
+                return
+        except ToolError:
+            pass  # not ready yet: the API may still be starting
+        if time.monotonic() >= deadline:
+            raise ToolError(f"the local cluster: {what} not reached within {timeout_s:.0f}s")
+        time.sleep(interval_s)
+
+
+def _nodes_ready(expected: int) -> bool:
+    out = kubectl(["get", "nodes", "-l", f"{NODE_MARK}=true", "-o", "json"])
+    ready = 0
+    for node in json.loads(out)["items"]:
+        conditions = node.get("status", {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            ready += 1
+    return ready >= expected
+
+
+def _metrics_available() -> bool:
+    out = kubectl(["get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "json"])
+    conditions = json.loads(out).get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
+
+
+def up(
+    topology: Topology | None = None, progress: Progress | None = None, timeout_s: float = 180
+) -> ClusterStatus:
+    """Start the cluster (idempotent) and lay out its nodes; returns its status."""
+    say = progress or (lambda _m: None)
+    topo = topology or Topology()
+    bins = _require_binaries()
+    current = status()
+    if current.running:
+        say(f"cluster {CLUSTER_NAME} already running; kubeconfig {kubeconfig_path()}")
+    else:
+        if current.components:  # a half-dead cluster from a crash: clear it first
+            down(say)
+        config = _write_config(bins)
+        say(
+            f"starting kube-apiserver, controller-manager, scheduler, etcd, kwok, metrics-server ({bins.kube_version})"
+        )
+        start = time.monotonic()
+        proc = _kwokctl(
+            bins, [*_create_args(config), "--wait", f"{int(timeout_s)}s"], timeout_s=timeout_s + 60
+        )
+        if proc.returncode != 0:
+            tail = proc.stderr.strip()[-4000:]
+            down(say)
+            raise ToolError(f"kwokctl create cluster failed:\n{tail}")
+        say(f"control plane up in {time.monotonic() - start:.1f}s")
+    nodes = topo.node_manifests()
+    kubectl(["apply", "-f", "-"], stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
+    _wait(f"{len(nodes)} Ready nodes", lambda: _nodes_ready(len(nodes)), timeout_s)
+    say(f"{len(nodes)} nodes ready: {topo.dcs} DCs x {topo.zones_per_dc} zones x {topo.nodes_per_zone} nodes")
+    _wait("the metrics.k8s.io API", _metrics_available, timeout_s)
+    say("metrics-server available")
+    _state_file().write_text(
+        json.dumps({"topology": asdict(topo), "kubeconfig": str(kubeconfig_path()), "context": CONTEXT}),
+        encoding="utf-8",
+    )
+    return status()
+
+
+def down(progress: Progress | None = None, timeout_s: float = 60) -> None:
+    """Stop every component and delete the cluster; afterwards no process of it is left."""
+    say = progress or (lambda _m: None)
+    pids = _component_pids()
+    bins = build.binaries()
+    if bins.kwokctl.is_file() and (_workdir() / "clusters" / CLUSTER_NAME).exists():
+        proc = _kwokctl(
+            bins, ["delete", "cluster", "--kubeconfig", str(kubeconfig_path())], timeout_s=timeout_s
+        )
+        if proc.returncode != 0:
+            say(f"kwokctl delete cluster failed, stopping processes directly: {proc.stderr.strip()[-500:]}")
+    # kwokctl stops what it started; make sure, by the pids it recorded, and only those.
+    deadline = time.monotonic() + 10
+    for name, pid in pids.items():
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            say(f"{name} (pid {pid}) still alive; killing it")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    left = [f"{n} (pid {p})" for n, p in pids.items() if _pid_alive(p) and not _is_zombie(p)]
+    if left:
+        raise ToolError(f"cluster down left processes behind: {', '.join(left)}")
+    _state_file().unlink(missing_ok=True)
+    say(f"cluster {CLUSTER_NAME} deleted")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
