@@ -1,0 +1,128 @@
+"""The autoscaler: every period, the HPA algorithm per AZ pool, applied by the supervisor.
+
+It reads each live replica's utilization (busy slot-seconds, the sandbox's CPU)
+directly, not through toxiproxy: metrics collection is not the data path, just as
+metrics-server does not go through a Service.
+"""
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
+
+from chaosdrill.sandbox.hpa import Recommender, desired_replicas
+from chaosdrill.sandbox.service import metrics_handler, run_service
+from chaosdrill.sandbox.state import read_state
+from chaosdrill.sandbox.topology import AutoscalerSpec, topology_from_dict
+
+__all__ = ["Autoscaler", "main"]
+
+
+class Autoscaler:
+    def __init__(self, spec: AutoscalerSpec, state_file: Path) -> None:
+        self.spec = spec
+        self.state_file = state_file
+        self.recommenders: dict[str, Recommender] = {}
+        self.decisions: list[dict[str, Any]] = []
+        self.session: aiohttp.ClientSession | None = None
+        reg = self.registry = CollectorRegistry()
+        self.m_util = Gauge("autoscaler_utilization", "Average utilization of ready replicas", ["pool"], registry=reg)
+        self.m_desired = Gauge("autoscaler_desired_replicas", "HPA recommendation", ["pool"], registry=reg)
+
+    async def _utilization(self, port: int) -> float | None:
+        assert self.session is not None
+        try:
+            async with self.session.get(
+                f"http://127.0.0.1:{port}/stats", timeout=aiohttp.ClientTimeout(total=0.5)
+            ) as resp:
+                data = await resp.json()
+                return float(data["utilization"])
+        except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+            return None  # not ready: the HPA leaves unready pods out of the average
+
+    async def step(self) -> None:
+        state = read_state(self.state_file)
+        if state is None or not state.get("ready"):
+            return
+        assert self.session is not None
+        for dc, info in state["dcs"].items():
+            for az, pool in info["azs"].items():
+                if pool.get("held"):
+                    continue  # an AZ outage holds the pool at zero; the HPA must not fight it
+                name = f"{dc}/{az}"
+                ports = [s["replica"]["port"] for s in pool["slots"] if s.get("replica")]
+                samples = [u for u in await asyncio.gather(*(self._utilization(p) for p in ports)) if u is not None]
+                current = int(pool["desired"])
+                if not samples:
+                    continue
+                util = sum(samples) / len(samples)
+                raw = desired_replicas(
+                    current,
+                    util,
+                    self.spec.target_utilization,
+                    self.spec.tolerance,
+                    self.spec.min_replicas,
+                    self.spec.max_replicas,
+                )
+                rec = self.recommenders.setdefault(name, Recommender(self.spec.scale_down_stabilization_s))
+                desired = rec.recommend(time.monotonic(), raw, current)
+                self.m_util.labels(name).set(util)
+                self.m_desired.labels(name).set(desired)
+                if desired != current:
+                    await self._apply(state["supervisor"]["api"], dc, az, desired)
+                    self.decisions.append(
+                        {"at": time.time(), "pool": name, "from": current, "to": desired, "utilization": util}
+                    )
+                    del self.decisions[:-200]
+
+    async def _apply(self, api: str, dc: str, az: str, replicas: int) -> None:
+        assert self.session is not None
+        try:
+            async with self.session.post(
+                f"{api}/scale", json={"dc": dc, "az": az, "replicas": replicas, "by": "autoscaler"}
+            ) as resp:
+                await resp.read()
+        except aiohttp.ClientError:
+            pass  # the supervisor is restarting or shutting down; next period retries
+
+    async def _loop(self) -> None:
+        while True:
+            if self.spec.enabled:
+                try:
+                    await self.step()
+                except (OSError, KeyError, ValueError):
+                    pass
+            await asyncio.sleep(self.spec.period_s)
+
+    async def admin_state(self, _request: web.Request) -> web.Response:
+        return web.json_response({"enabled": self.spec.enabled, "decisions": self.decisions})
+
+    async def on_started(self) -> None:
+        self.session = aiohttp.ClientSession()
+        asyncio.get_running_loop().create_task(self._loop())
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/admin/state", self.admin_state)
+        app.router.add_get("/metrics", metrics_handler(self.registry))
+        return app
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="chaosdrill sandbox autoscaler")
+    ap.add_argument("--topology", required=True)
+    ap.add_argument("--state", required=True, type=Path)
+    args = ap.parse_args()
+    topo = topology_from_dict(json.loads(args.topology))
+    scaler = Autoscaler(topo.autoscaler, args.state)
+    run_service(scaler.app(), 0, scaler.on_started)
+
+
+if __name__ == "__main__":
+    main()

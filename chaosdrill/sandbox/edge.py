@@ -1,0 +1,169 @@
+"""The edge: cell routing by hash(user) % DCs, health checks, failover and failback.
+
+Each user has a home DC (the cell). When a DC fails its health checks, its cells move
+to the next healthy DC in ring order; when it has passed ``healthy_after`` checks in a
+row again, they fail back. Transitions are timestamped on /admin/state so a probe can
+measure time-to-failover (the RTO) from the fault's start.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from chaosdrill.sandbox.service import metrics_handler, run_service
+from chaosdrill.sandbox.state import read_state
+from chaosdrill.sandbox.topology import EdgeSpec, topology_from_dict
+
+__all__ = ["Edge", "home_dc_index", "main"]
+
+FORWARD_REQUEST = ("X-Tenant", "X-User", "X-Priority", "Content-Type")
+FORWARD_RESPONSE = ("Retry-After", "X-Chaosdrill-Degraded", "X-Chaosdrill-Shed", "Content-Type")
+
+
+def home_dc_index(user: str, n_dcs: int) -> int:
+    """A stable hash (Python's ``hash`` is salted per process), so cells survive restarts."""
+    digest = hashlib.blake2b(user.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n_dcs
+
+
+@dataclass
+class DcHealth:
+    name: str
+    url: str = ""
+    healthy: bool = True
+    fails: int = 0
+    passes: int = 0
+    transitions: list[dict[str, object]] = field(default_factory=list)
+
+
+class Edge:
+    def __init__(self, dcs: list[str], spec: EdgeSpec, state_file: Path) -> None:
+        self.spec = spec
+        self.state_file = state_file
+        self.order = dcs
+        self.health = {dc: DcHealth(dc) for dc in dcs}
+        self.session: aiohttp.ClientSession | None = None
+        reg = self.registry = CollectorRegistry()
+        self.m_routed = Counter("edge_requests_total", "Requests by serving DC", ["dc", "home"], registry=reg)
+        self.m_healthy = Gauge("edge_dc_healthy", "1 when the DC passes health checks", ["dc"], registry=reg)
+        self.m_failed = Counter("edge_upstream_errors_total", "Gateway unreachable", ["dc"], registry=reg)
+
+    def route(self, user: str) -> DcHealth | None:
+        home = home_dc_index(user, len(self.order))
+        for step in range(len(self.order)):
+            h = self.health[self.order[(home + step) % len(self.order)]]
+            if h.healthy and h.url:
+                return h
+        return None
+
+    def _refresh_urls(self) -> None:
+        state = read_state(self.state_file)
+        if state is None:
+            return
+        for dc, info in state["dcs"].items():
+            gw = info.get("gateway") or {}
+            if dc in self.health:
+                self.health[dc].url = str(gw.get("url", ""))
+
+    async def _check(self, h: DcHealth) -> None:
+        assert self.session is not None
+        ok = False
+        if h.url:
+            try:
+                async with self.session.get(
+                    f"{h.url}/healthz", timeout=aiohttp.ClientTimeout(total=self.spec.health_interval_s)
+                ) as resp:
+                    ok = resp.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+        if ok:
+            h.passes, h.fails = h.passes + 1, 0
+            if not h.healthy and h.passes >= self.spec.healthy_after:
+                h.healthy = True
+                h.transitions.append({"at": time.time(), "healthy": True})
+        else:
+            h.fails, h.passes = h.fails + 1, 0
+            if h.healthy and h.fails >= self.spec.unhealthy_after:
+                h.healthy = False
+                h.transitions.append({"at": time.time(), "healthy": False})
+        self.m_healthy.labels(h.name).set(1 if h.healthy else 0)
+
+    async def _health_loop(self) -> None:
+        while True:
+            try:
+                self._refresh_urls()
+            except (OSError, ValueError, KeyError):
+                pass
+            await asyncio.gather(*(self._check(h) for h in self.health.values()))
+            await asyncio.sleep(self.spec.health_interval_s)
+
+    async def generate(self, request: web.Request) -> web.Response:
+        assert self.session is not None
+        user = request.headers.get("X-User", "")
+        target = self.route(user)
+        if target is None:
+            return web.json_response({"error": "no healthy data center"}, status=503)
+        home = self.order[home_dc_index(user, len(self.order))]
+        body = await request.read()
+        headers = {k: request.headers[k] for k in FORWARD_REQUEST if k in request.headers}
+        try:
+            async with self.session.post(
+                f"{target.url}/v1/generate",
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.spec.timeout_s),
+            ) as resp:
+                payload = await resp.read()
+                out = {k: resp.headers[k] for k in FORWARD_RESPONSE if k in resp.headers}
+                out["X-Chaosdrill-DC"] = target.name
+                self.m_routed.labels(target.name, home).inc()
+                return web.Response(body=payload, status=resp.status, headers=out)
+        except (aiohttp.ClientError, TimeoutError):
+            self.m_failed.labels(target.name).inc()
+            return web.json_response({"error": f"gateway {target.name} unreachable"}, status=502)
+
+    async def admin_state(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                dc: {"healthy": h.healthy, "url": h.url, "transitions": h.transitions}
+                for dc, h in self.health.items()
+            }
+        )
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def on_started(self) -> None:
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        self._refresh_urls()
+        asyncio.get_running_loop().create_task(self._health_loop())
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/generate", self.generate)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/admin/state", self.admin_state)
+        app.router.add_get("/metrics", metrics_handler(self.registry))
+        return app
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="chaosdrill sandbox edge")
+    ap.add_argument("--topology", required=True)
+    ap.add_argument("--state", required=True, type=Path)
+    args = ap.parse_args()
+    topo = topology_from_dict(json.loads(args.topology))
+    edge = Edge(list(topo.dcs), topo.edge, args.state)
+    run_service(edge.app(), 0, edge.on_started)
+
+
+if __name__ == "__main__":
+    main()

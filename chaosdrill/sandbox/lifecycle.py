@@ -1,0 +1,156 @@
+"""Bring the sandbox up and down from the CLI, tests and drills.
+
+``up`` starts the supervisor in a session of its own (so it outlives the shell that
+started it) and waits for the state file to say ready. ``down`` asks it to stop, then
+kills whatever is left in its process group and checks /proc until nothing of it
+remains: the promise is that ``down`` leaves no process behind, even after a crash.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from chaosdrill import paths
+from chaosdrill.errors import ChaosdrillError, NotRunning
+from chaosdrill.sandbox.state import read_state
+from chaosdrill.sandbox.topology import load_topology
+
+__all__ = ["down", "is_up", "require_state", "status", "up"]
+
+UP_TIMEOUT_S = 60.0
+
+
+def _state() -> dict[str, Any] | None:
+    return read_state(paths.sandbox_state_file())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live processes whose process group is ``pgid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return found
+
+
+def is_up() -> bool:
+    state = _state()
+    return bool(state and state.get("ready") and _alive(int(state["supervisor"]["pid"])))
+
+
+def require_state() -> dict[str, Any]:
+    """The state of a running sandbox, or NotRunning saying how to start one."""
+    state = _state()
+    if not state or not _alive(int(state["supervisor"]["pid"])):
+        raise NotRunning(
+            f"the sandbox is not running (no live state at {paths.sandbox_state_file()}); "
+            "start it with `chaosdrill sandbox up`"
+        )
+    if not state.get("ready"):
+        raise NotRunning("the sandbox is still starting; wait for `chaosdrill sandbox status` to say ready")
+    return state
+
+
+def up(topology: Path | None = None) -> dict[str, Any]:
+    """Start the sandbox (or return the running one's state)."""
+    if is_up():
+        return require_state()
+    load_topology(topology)  # validate before starting anything
+    down()  # clear leftovers of a crashed instance
+    home = paths.sandbox_dir()
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "chaosdrill.sandbox.supervisor", "--home", str(home)]
+    if topology is not None:
+        argv += ["--topology", str(topology.resolve())]
+    with open(home / "logs" / "supervisor.log", "ab") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
+        )
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (home / "logs" / "supervisor.log").read_text(errors="replace")[-2000:]
+            down()
+            raise ChaosdrillError(f"the sandbox failed to start:\n{tail}")
+        state = _state()
+        if state and state.get("ready") and state["supervisor"]["pid"] == proc.pid:
+            return state
+        time.sleep(0.1)
+    down()
+    raise ChaosdrillError(f"the sandbox did not become ready within {UP_TIMEOUT_S:.0f}s; see {home / 'logs'}")
+
+
+def down(timeout_s: float = 10.0) -> list[int]:
+    """Stop the sandbox; returns the pids that had to be SIGKILLed."""
+    state = _state()
+    if state is None:
+        return []
+    sup = int(state["supervisor"]["pid"])
+    pgid = int(state["supervisor"]["pgid"])
+    if _alive(sup):
+        os.kill(sup, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _alive(sup) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    killed = []
+    recorded = {int(p) for p in state.get("pids", [])}
+    for pid in set(_group_members(pgid)) | {p for p in recorded if _alive(p)}:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout_s
+    while _group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = _group_members(pgid)
+    if left:
+        raise ChaosdrillError(f"processes of the sandbox survived SIGKILL: {left}")
+    paths.sandbox_state_file().unlink(missing_ok=True)
+    return killed
+
+
+def status() -> dict[str, Any]:
+    state = _state()
+    if state is None:
+        return {"up": False}
+    alive = [p for p in state.get("pids", []) if _alive(int(p))]
+    return {
+        "up": is_up(),
+        "instance": state.get("instance"),
+        "edge": (state.get("edge") or {}).get("url"),
+        "toxiproxy": (state.get("toxiproxy") or {}).get("api"),
+        "supervisor": state["supervisor"]["api"],
+        "processes": len(alive),
+        "gateways": {dc: (info.get("gateway") or {}).get("url") for dc, info in state["dcs"].items()},
+        "replicas": {
+            f"{dc}/{az}": sum(1 for s in pool["slots"] if s.get("replica"))
+            for dc, info in state["dcs"].items()
+            for az, pool in info["azs"].items()
+        },
+    }
