@@ -48,6 +48,7 @@ PLAN_SCHEMA: dict[str, Any] = {
         "target": {"type": "string", "enum": [t.value for t in Target]},
         "schedule": {"type": "string", "minLength": 1},
         "root": {"type": "string", "minLength": 1},
+        "topology": {"type": "string", "minLength": 1},
         "experiments": {**_PATH_LIST, "minItems": 1},
         "rehearsals": _PATH_LIST,
         "timeout_s": {"type": "number", "exclusiveMinimum": 0},
@@ -114,6 +115,7 @@ class DrillPlan:
     configuration: Mapping[str, Any] = field(default_factory=dict)
     timeout_s: float = 1800.0
     description: str = ""
+    topology: Path | None = None
 
     def next_run(self, after: datetime) -> datetime:
         """When the schedule fires next after ``after``."""
@@ -250,9 +252,16 @@ def load_plan(path: Path) -> DrillPlan:
         _planned(source, target, p) for p in _expand(source, root, "experiments", data["experiments"])
     )
     rehearsals = tuple(_expand(source, root, "rehearsals", data.get("rehearsals", [])))
-    for i, runbook in enumerate(rehearsals):
+    for runbook in rehearsals:
         if runbook.suffix.lower() != ".md":
-            raise BadInput(str(source), f"rehearsals[{i}]", f"{runbook} is not a Markdown runbook (.md)")
+            raise BadInput(str(source), "rehearsals", f"{runbook} is not a Markdown runbook (.md)")
+    topology: Path | None = None
+    if "topology" in data:
+        topology = root / data["topology"]
+        if not topology.is_file():
+            raise BadInput(str(source), "topology", f"{data['topology']!r}: no such file under {root}")
+        if target is not Target.SANDBOX:
+            raise BadInput(str(source), "topology", "only a sandbox plan takes a topology")
     slo = data.get("slo", {})
     return DrillPlan(
         source=source,
@@ -266,4 +275,5 @@ def load_plan(path: Path) -> DrillPlan:
         configuration=dict(data.get("configuration", {})),
         timeout_s=float(data.get("timeout_s", 1800.0)),
         description=data.get("description", ""),
+        topology=topology,
     )

@@ -1,0 +1,81 @@
+"""Bringing a drill's target up before the experiments and down after them.
+
+A drill only tears down what it started: if someone already has the sandbox or the local
+cluster running (a developer mid-investigation), the drill uses it and leaves it running.
+The sandbox is driven through its lifecycle module; the local Kubernetes cluster through
+the ``chaosdrill cluster`` command, which keeps this module independent of kwok details.
+"""
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from chaosdrill.errors import ToolError
+from chaosdrill.targets import Target
+
+__all__ = ["target_environment"]
+
+_CLUSTER_TIMEOUT_S = 900.0
+
+
+def _cluster(command: str, timeout_s: float = _CLUSTER_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "chaosdrill.cli", "cluster", command]
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise ToolError(f"`chaosdrill cluster {command}` did not finish within {timeout_s:.0f}s") from e
+
+
+@contextmanager
+def _sandbox(topology: Path | None, say: Callable[[str], None]) -> Iterator[None]:
+    from chaosdrill.sandbox import lifecycle
+
+    started = not lifecycle.is_up()
+    if started:
+        say("sandbox: starting")
+        lifecycle.up(topology)
+    else:
+        say("sandbox: already up, it will be left running")
+    try:
+        yield
+    finally:
+        if started:
+            say("sandbox: stopping")
+            lifecycle.down()
+
+
+@contextmanager
+def _local_cluster(say: Callable[[str], None]) -> Iterator[None]:
+    started = _cluster("status", 60).returncode != 0
+    if started:
+        say("cluster: starting the local control plane")
+        done = _cluster("up")
+        if done.returncode != 0:
+            raise ToolError(
+                f"`chaosdrill cluster up` failed ({done.returncode}): {done.stderr.strip()[-1500:]}"
+            )
+    else:
+        say("cluster: already up, it will be left running")
+    try:
+        yield
+    finally:
+        if started:
+            say("cluster: stopping")
+            _cluster("down")
+
+
+@contextmanager
+def target_environment(
+    target: Target, *, manage: bool, topology: Path | None, say: Callable[[str], None]
+) -> Iterator[None]:
+    """Run the body with the target up; ``manage=False`` assumes the caller handles it."""
+    if not manage:
+        yield
+    elif target is Target.SANDBOX:
+        with _sandbox(topology, say):
+            yield
+    else:
+        with _local_cluster(say):
+            yield
