@@ -1,0 +1,9 @@
+"""Open-model load: a generator that keeps its timetable whatever the server does, and a
+recorder whose windows (measurements.jsonl) are what probes, the guardrail and reports read.
+
+The pieces are separate modules so each can be used alone: ``profile`` (what to send),
+``engine`` and ``client`` (sending it), ``recorder`` (writing windows), ``measurements``
+(reading them), ``worker`` and ``control`` (running it in its own process and steering it).
+"""
+
+__all__: list[str] = []

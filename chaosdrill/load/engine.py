@@ -1,0 +1,393 @@
+"""The open-model scheduler: requests leave on a fixed timetable, whatever the server does.
+
+A closed-model tool (a fixed number of users, each waiting for its answer before asking
+again) slows down when the server slows down, so a stall hides itself: fewer requests
+are sent, and the ones not sent never record their would-be latency. Here each stream
+schedules request *i* at ``anchor + (i - anchor_i) / rate``; when no connection is free
+the request waits in a queue, and its latency still counts from the scheduled time.
+
+The engine is callback-driven (one timer for the schedule, one sweeper for timeouts, no
+task per request) because that is what lets one Python process keep up with tens of
+thousands of requests a second. A surge changes a stream's factor; the timetable is
+re-anchored at that moment, so the new rate applies from then on.
+"""
+
+import asyncio
+import contextlib
+import fnmatch
+import json
+import math
+import random
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from chaosdrill.errors import BadInput
+from chaosdrill.load.client import Connection, Request
+from chaosdrill.load.outcome import ErrorReason, Outcome, Verdict
+from chaosdrill.load.profile import Profile, Stream, UserSelection
+from chaosdrill.load.recorder import Recorder
+
+__all__ = ["Engine", "Target", "build_request", "resolve_target"]
+
+IDLE_REUSE_S = 4.0  # don't reuse a connection idle for longer; servers close idle keep-alives
+PAYLOAD_CACHE_USERS = 4096
+_TIMEOUT = Verdict(Outcome.ERROR, ErrorReason.TIMEOUT)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go: resolved once, so no request pays for DNS."""
+
+    host: str
+    port: int
+    address: str
+    path: str
+    ssl: ssl.SSLContext | None
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.ssl else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+
+def resolve_target(url: str) -> Target:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise BadInput("<profile>", "url", f"cannot resolve host {host!r}: {e}") from e
+    address = str(infos[0][4][0])
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(host, port, address, path, ssl.create_default_context() if secure else None)
+
+
+def build_request(target: Target, stream: Stream, user: str) -> bytes:
+    """The complete request bytes for one user of one stream (the body is fixed per stream)."""
+    body = json.dumps({"prompt": stream.prompt, "max_tokens": stream.max_tokens}).encode()
+    head = (
+        f"POST {target.path} HTTP/1.1\r\n"
+        f"Host: {target.host_header}\r\n"
+        f"X-Tenant: {stream.tenant}\r\n"
+        f"X-User: {user}\r\n"
+        f"X-Priority: {stream.priority.value}\r\n"
+        "Content-Type: application/json\r\n"
+        "User-Agent: chaosdrill-load\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class _StreamState:
+    """A stream's timetable and its request-building state."""
+
+    __slots__ = (
+        "anchor_i",
+        "anchor_t",
+        "base_rate",
+        "factor",
+        "index",
+        "next_t",
+        "payloads",
+        "pick",
+        "stream",
+    )
+
+    def __init__(self, stream: Stream, target: Target) -> None:
+        self.stream = stream
+        self.base_rate = stream.rate
+        self.factor = 1.0
+        self.index = 0
+        self.anchor_i = 0
+        self.anchor_t = 0.0
+        self.next_t = math.inf
+        cached = min(stream.users, PAYLOAD_CACHE_USERS)
+        self.payloads = [build_request(target, stream, stream.user_id(u)) for u in range(cached)]
+        users = stream.users
+        if stream.user_selection is UserSelection.RANDOM:
+            rng = random.Random(stream.seed)
+            self.pick: Callable[[int], int] = lambda _i: rng.randrange(users)
+        else:
+            self.pick = lambda i: i % users
+
+    @property
+    def rate(self) -> float:
+        return self.base_rate * self.factor
+
+    def anchor(self, now: float) -> None:
+        """Restart the timetable at ``now`` with the current rate."""
+        self.anchor_i = self.index
+        self.anchor_t = now
+        rate = self.rate
+        self.next_t = now if rate > 0 else math.inf
+
+    def advance(self) -> None:
+        self.index += 1
+        rate = self.rate
+        self.next_t = self.anchor_t + (self.index - self.anchor_i) / rate if rate > 0 else math.inf
+
+
+class Engine:
+    """Runs one profile against one target, feeding a :class:`Recorder`.
+
+    Times inside are ``time.monotonic()``; the recorder gets epoch seconds through a
+    fixed offset taken at start, so windows line up with wall-clock time for reports.
+    """
+
+    def __init__(self, profile: Profile, target: Target, recorder_factory: Callable[["Engine"], Recorder]):
+        self.profile = profile
+        self.target = target
+        self.streams = [_StreamState(s, target) for s in profile.streams]
+        self.recorder = recorder_factory(self)
+        self.pending: deque[Request] = deque()
+        self.idle: list[Connection] = []
+        self.busy: set[Connection] = set()
+        self.connections = 0
+        self.scheduled = 0
+        self.completed = 0
+        self.offset = time.time() - time.monotonic()
+        self.started_mono = 0.0
+        self.end_mono = math.inf
+        self.scheduling = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._sweep_handle: asyncio.TimerHandle | None = None
+        self._drained: asyncio.Event | None = None
+        self._sweep_every = min(0.1, profile.timeout_s / 4)
+
+    # -- rates --------------------------------------------------------------------------
+    def target_rates(self) -> list[float]:
+        return [s.rate for s in self.streams]
+
+    def set_factor(self, pattern: str, factor: float) -> list[str]:
+        """Multiply matching streams' base rate by ``factor`` from now on; returns their names."""
+        if not math.isfinite(factor) or factor < 0 or factor > 1000:
+            raise BadInput("<load control>", "factor", f"must be between 0 and 1000, got {factor!r}")
+        matched = [s for s in self.streams if fnmatch.fnmatchcase(s.stream.name, pattern)]
+        if not matched:
+            names = ", ".join(s.stream.name for s in self.streams)
+            raise BadInput("<load control>", "stream", f"{pattern!r} matches no stream (streams: {names})")
+        now = time.monotonic()
+        for s in matched:
+            s.factor = factor
+            if self.scheduling:
+                s.anchor(now)
+        if self.scheduling:
+            self._reschedule()
+        return [s.stream.name for s in matched]
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._drained = asyncio.Event()
+        now = time.monotonic()
+        self.started_mono = now
+        self.end_mono = now + self.profile.duration_s
+        self.scheduling = True
+        for s in self.streams:
+            s.anchor(now)
+        self._tick()
+        self._sweep_handle = self._loop.call_later(self._sweep_every, self._sweep)
+
+    async def run(self) -> None:
+        """Run the whole profile: schedule until duration (or max_requests), then drain."""
+        self.start()
+        await self.wait_drained()
+
+    async def wait_drained(self) -> None:
+        assert self._drained is not None
+        await self._drained.wait()
+
+    def stop_scheduling(self) -> None:
+        self.scheduling = False
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        self._check_drained()
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop scheduling, give in-flight requests ``grace_s`` to finish, then drop the rest."""
+        self.stop_scheduling()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wait_drained(), timeout=grace_s)
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Drop everything still outstanding and close every connection."""
+        self.scheduling = False
+        for handle in (self._tick_handle, self._sweep_handle):
+            if handle is not None:
+                handle.cancel()
+        self._tick_handle = self._sweep_handle = None
+        self.pending.clear()
+        for conn in [*self.busy, *self.idle]:
+            conn.abort()
+        self.busy.clear()
+        self.idle.clear()
+        if self._drained is not None:
+            self._drained.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.busy) + len(self.pending)
+
+    def _check_drained(self) -> None:
+        if not self.scheduling and not self.busy and not self.pending and self._drained is not None:
+            self._drained.set()
+            if self._sweep_handle is not None:
+                self._sweep_handle.cancel()
+                self._sweep_handle = None
+
+    # -- the timetable ----------------------------------------------------------------------
+    def _reschedule(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        self._tick()
+
+    def _tick(self) -> None:
+        self._tick_handle = None
+        if not self.scheduling:
+            return
+        now = time.monotonic()
+        cap = self.profile.max_requests
+        end = self.end_mono
+        horizon = min(now, end)
+        offset = self.offset
+        recorder = self.recorder
+        dispatch = self._dispatch
+        for idx, s in enumerate(self.streams):
+            payloads = s.payloads
+            n_cached = len(payloads)
+            while s.next_t <= horizon and s.next_t < end:
+                if cap is not None and self.scheduled >= cap:
+                    break
+                user = s.pick(s.index)
+                payload = (
+                    payloads[user]
+                    if user < n_cached
+                    else build_request(self.target, s.stream, s.stream.user_id(user))
+                )
+                recorder.sent(idx, s.next_t + offset)
+                self.scheduled += 1
+                dispatch((idx, s.next_t, payload))
+                s.advance()
+        if (cap is not None and self.scheduled >= cap) or now >= end:
+            self.stop_scheduling()
+            return
+        nxt = min(min(s.next_t for s in self.streams), end)
+        assert self._loop is not None
+        self._tick_handle = self._loop.call_later(max(0.0, nxt - time.monotonic()), self._tick)
+
+    # -- connections ------------------------------------------------------------------------
+    def _dispatch(self, request: Request) -> None:
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if conn.closed:
+                continue
+            if time.monotonic() - conn.idle_since > IDLE_REUSE_S:
+                conn.close()
+                self.connections -= 1
+                continue
+            self.busy.add(conn)
+            conn.send(request)
+            return
+        if self.connections < self.profile.max_in_flight:
+            self._open(request)
+        else:
+            self.pending.append(request)
+
+    def _open(self, request: Request) -> None:
+        conn = Connection(self)
+        conn.request = request
+        self.connections += 1
+        self.busy.add(conn)
+        assert self._loop is not None
+        t = self.target
+        fut = asyncio.ensure_future(
+            self._loop.create_connection(
+                lambda: conn, t.address, t.port, ssl=t.ssl, server_hostname=t.host if t.ssl else None
+            )
+        )
+        fut.add_done_callback(lambda f: self._connected(conn, f))
+
+    def _connected(self, conn: Connection, fut: "asyncio.Future[Any]") -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is None:
+            return
+        request, conn.request = conn.request, None
+        conn.closed = True
+        if request is None:  # timed out while connecting, already recorded
+            return
+        if isinstance(exc, ConnectionRefusedError):
+            reason = ErrorReason.REFUSED
+        elif isinstance(exc, ConnectionResetError):
+            reason = ErrorReason.RESET
+        elif isinstance(exc, TimeoutError):
+            reason = ErrorReason.TIMEOUT
+        else:
+            reason = ErrorReason.OTHER
+        self.on_failure(conn, request, reason)
+
+    def _complete(self, conn: Connection, request: Request, verdict: Verdict) -> None:
+        now = time.monotonic()
+        self.completed += 1
+        self.recorder.record(request[0], verdict, now - request[1], now + self.offset)
+        if conn.closed:
+            self.busy.discard(conn)
+            self.connections -= 1
+            if self.pending:
+                self._dispatch(self.pending.popleft())
+        elif self.pending:
+            conn.send(self.pending.popleft())
+        else:
+            self.busy.discard(conn)
+            conn.idle_since = now
+            self.idle.append(conn)
+        self._check_drained()
+
+    # ConnectionOwner
+    def on_response(self, conn: Connection, request: Request, verdict: Verdict) -> None:
+        self._complete(conn, request, verdict)
+
+    def on_failure(self, conn: Connection, request: Request, reason: ErrorReason) -> None:
+        conn.closed = True
+        self._complete(conn, request, Verdict(Outcome.ERROR, reason))
+
+    def on_idle_lost(self, conn: Connection) -> None:
+        if conn in self.idle:
+            self.idle.remove(conn)
+            self.connections -= 1
+
+    # -- timeouts ---------------------------------------------------------------------------
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        limit = now - self.profile.timeout_s
+        expired = [c for c in self.busy if c.request is not None and c.request[1] <= limit]
+        for conn in expired:
+            request = conn.request
+            assert request is not None
+            conn.abort()
+            self._complete(conn, request, _TIMEOUT)
+        pending = self.pending
+        while pending and pending[0][1] <= limit:
+            request = pending.popleft()
+            self.completed += 1
+            self.recorder.record(request[0], _TIMEOUT, now - request[1], now + self.offset)
+        self.recorder.roll(now + self.offset)
+        self._check_drained()
+        if self._drained is not None and not self._drained.is_set():
+            assert self._loop is not None
+            self._sweep_handle = self._loop.call_later(self._sweep_every, self._sweep)

@@ -1,0 +1,203 @@
+"""Windowed recording of outcomes and latencies into measurements.jsonl.
+
+Probes, the guardrail and reports read the file while the load is still running, so each
+window is appended and flushed the moment it closes; the recorder keeps only the open
+window in memory, which is what keeps its memory flat over a long drill. Counts are by
+*completion* time (a window says what the clients saw during it); latency is measured from
+each request's *scheduled* time, so a stalled server shows up in full (no coordinated
+omission). Latencies go into HDR histograms (1 us .. 60 s, 3 significant digits), encoded
+with the library's own compressed format so readers can merge windows exactly.
+"""
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from hdrh.histogram import HdrHistogram
+
+from chaosdrill.load.outcome import ErrorReason, Outcome, Verdict
+
+__all__ = ["HIST_HIGHEST_US", "HIST_LOWEST_US", "HIST_SIGNIFICANT", "Recorder", "StreamInfo", "new_histogram"]
+
+HIST_LOWEST_US = 1
+HIST_HIGHEST_US = 60_000_000
+HIST_SIGNIFICANT = 3
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, HIST_SIGNIFICANT)
+
+
+class StreamInfo:
+    """What the recorder needs to know about a stream to label its windows."""
+
+    __slots__ = ("name", "priority", "tenant")
+
+    def __init__(self, name: str, tenant: str, priority: str) -> None:
+        self.name = name
+        self.tenant = tenant
+        self.priority = priority
+
+
+class _Counts:
+    """One stream's tallies for the open window; reset, not reallocated, when it closes."""
+
+    __slots__ = (
+        "degraded",
+        "degraded_malformed",
+        "error",
+        "errors",
+        "hist",
+        "hist_good",
+        "ok",
+        "rejected",
+        "rejected_without_retry_after",
+        "sent",
+    )
+
+    def __init__(self) -> None:
+        self.hist = new_histogram()
+        self.hist_good = new_histogram()
+        self.errors: dict[str, int] = {}
+        self.clear()
+
+    def clear(self) -> None:
+        self.sent = self.ok = self.degraded = self.rejected = self.error = 0
+        self.rejected_without_retry_after = self.degraded_malformed = 0
+        self.errors.clear()
+        if self.hist.get_total_count():
+            self.hist.reset()
+        if self.hist_good.get_total_count():
+            self.hist_good.reset()
+
+
+def _clamp_us(latency_s: float) -> int:
+    us = int(latency_s * 1e6)
+    if us < HIST_LOWEST_US:
+        return HIST_LOWEST_US
+    return us if us <= HIST_HIGHEST_US else HIST_HIGHEST_US
+
+
+_TOTAL_KEYS = ("sent", "ok", "degraded", "rejected", "error")
+
+
+class Recorder:
+    """Tallies per window and stream, writing one JSON line per closed window.
+
+    Times given to it are epoch seconds and must not go backwards. ``target_rates`` is
+    asked, at each window close, for each stream's current target rate (surges change it).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        streams: Sequence[StreamInfo],
+        *,
+        window_s: float,
+        start: float,
+        meta: Mapping[str, Any],
+        target_rates: Callable[[], Sequence[float]],
+    ) -> None:
+        self.path = path
+        self.streams = list(streams)
+        self.window_s = window_s
+        self._start = start
+        self._target_rates = target_rates
+        self._counts = [_Counts() for _ in self.streams]
+        self._totals = [dict.fromkeys(_TOTAL_KEYS, 0) for _ in self.streams]
+        self._index = 0  # the open window is [start + index*w, start + (index+1)*w)
+        self.t0 = start
+        self.t1 = start + window_s
+        self.windows_written = 0
+        self.closed = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the recorder
+        self._write({"meta": {**meta, "started": start, "window_s": window_s}})
+
+    def _write(self, doc: Mapping[str, Any]) -> None:
+        self._fh.write(json.dumps(doc, separators=(",", ":")) + "\n")
+        self._fh.flush()
+
+    # The hot path: called once per scheduled request and once per completed request.
+    def sent(self, stream: int, now: float) -> None:
+        if now >= self.t1:
+            self.roll(now)
+        self._counts[stream].sent += 1
+
+    def record(self, stream: int, verdict: Verdict, latency_s: float, now: float) -> None:
+        """Count one completed request; ``now`` is its completion time."""
+        if now >= self.t1:
+            self.roll(now)
+        c = self._counts[stream]
+        us = _clamp_us(latency_s)
+        c.hist.record_value(us)
+        outcome = verdict.outcome
+        if outcome is Outcome.OK:
+            c.ok += 1
+            c.hist_good.record_value(us)
+        elif outcome is Outcome.DEGRADED:
+            c.degraded += 1
+            c.hist_good.record_value(us)
+            if verdict.malformed:
+                c.degraded_malformed += 1
+        elif outcome is Outcome.REJECTED:
+            c.rejected += 1
+            if verdict.no_retry_after:
+                c.rejected_without_retry_after += 1
+        else:
+            c.error += 1
+            key = (verdict.reason or ErrorReason.OTHER).value
+            c.errors[key] = c.errors.get(key, 0) + 1
+
+    def roll(self, now: float) -> None:
+        """Close every window that ended at or before ``now`` (empty ones included)."""
+        while now >= self.t1 and not self.closed:
+            self._flush(self.t1)
+            self._index += 1
+            self.t0 = self.t1
+            self.t1 = self._start + (self._index + 1) * self.window_s
+
+    def _flush(self, t1: float) -> None:
+        rates = self._target_rates()
+        streams: dict[str, Any] = {}
+        for info, c, rate, total in zip(self.streams, self._counts, rates, self._totals, strict=True):
+            for key in _TOTAL_KEYS:
+                total[key] += getattr(c, key)
+            streams[info.name] = {
+                "tenant": info.tenant,
+                "priority": info.priority,
+                "target_rate": float(rate),
+                "sent": c.sent,
+                "ok": c.ok,
+                "degraded": c.degraded,
+                "rejected": c.rejected,
+                "error": c.error,
+                "errors": dict(c.errors),
+                "rejected_without_retry_after": c.rejected_without_retry_after,
+                "degraded_malformed": c.degraded_malformed,
+                "hist": c.hist.encode().decode("ascii"),
+                "hist_good": c.hist_good.encode().decode("ascii"),
+            }
+            c.clear()
+        self._write({"t0": self.t0, "t1": t1, "streams": streams})
+        self.windows_written += 1
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Counts since the start per stream, the open window included (for live progress)."""
+        return {
+            info.name: {key: total[key] + getattr(c, key) for key in _TOTAL_KEYS}
+            for info, c, total in zip(self.streams, self._counts, self._totals, strict=True)
+        }
+
+    def close(self, now: float | None = None) -> None:
+        """Flush the open window, cut short at ``now``, and close the file. Idempotent."""
+        if self.closed:
+            return
+        end = time.time() if now is None else now
+        self.roll(end)
+        if end > self.t0:
+            self._flush(min(end, self.t1))
+        self.closed = True
+        self._fh.close()
