@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-__all__ = ["MIX", "Behaviour", "make_app", "main"]
+__all__ = ["MIX", "Behaviour", "main", "make_app"]
 
 Behaviour = str
 
