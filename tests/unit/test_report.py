@@ -58,7 +58,12 @@ def _activity(kind: str, name: str, start: float, end: float, status: str = "suc
         "activity": {
             "type": kind,
             "name": name,
-            "provider": {"type": "python", "module": "actions.latency", "func": "add", "arguments": {"ms": 300}},
+            "provider": {
+                "type": "python",
+                "module": "actions.latency",
+                "func": "add",
+                "arguments": {"ms": 300},
+            },
         },
         "status": status,
         "start": _iso(start),
@@ -136,7 +141,9 @@ def test_windows_merge_counts_and_percentiles(run_dir: Path) -> None:
 
 
 def test_result_from_journal(run_dir: Path) -> None:
-    journal = _journal(run_dir, expect="completed", deviated=True, measurements=run_dir / "measurements.jsonl")
+    journal = _journal(
+        run_dir, expect="completed", deviated=True, measurements=run_dir / "measurements.jsonl"
+    )
     result = load_result(journal)
     assert result.expected is Status.COMPLETED
     assert result.actual is Status.DEVIATED
@@ -177,7 +184,13 @@ def test_html_markdown_junit(run_dir: Path, tmp_path: Path) -> None:
     assert rows[2].startswith("| steady | completed | completed | as expected | 8.0 s | n/a | n/a |")
 
 
-def test_markdown_escapes_pipes(run_dir: Path) -> None:
-    result = load_result(_journal(run_dir, expect="deviated", deviated=True, measurements=None))
-    assert result.passed
-    assert "|" not in render_markdown([result], "t").split("## ")[1].split("\n")[0].replace("latency-az: ", "")
+def test_markdown_escapes_pipes_in_messages(run_dir: Path) -> None:
+    journal = _journal(run_dir, expect="deviated", deviated=True, measurements=None)
+    doc = json.loads(journal.read_text())
+    doc["steady_states"]["after"]["probes"][0]["output"] = "x|y"
+    journal.write_text(json.dumps(doc))
+    result = load_result(journal, name="az|a")
+    assert result.passed  # it was expected to deviate
+    md = render_markdown([result], "t")
+    assert "| az\\|a | deviated | deviated | as expected |" in md
+    assert 'output "x\\|y" not within tolerance' in md
