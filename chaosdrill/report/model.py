@@ -4,23 +4,21 @@ Journals are loose JSON and measurements are per-stream histograms; every render
 Markdown, JUnit, history) needs the same few derived facts. Deriving them once, into frozen
 dataclasses, keeps the renderers dumb and makes them agree with each other.
 
-Availability here is ``(ok + degraded) / (ok + degraded + error)``: a degraded answer is
-still an answer (the fallback working as designed), and a 429 with Retry-After is the rate
-limiter doing its job, so rejections are counted and charted but kept out of the ratio.
+Availability here is ``(ok + degraded) / completed``, the load recorder's ``good_ratio``:
+a degraded answer is still an answer (the fallback working as designed), while a rejection
+is not, even a well-formed 429. The report uses the same ratio the SLO probes judge.
 """
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
 from chaosdrill.drills.expectation import Status, expectation_of, outcome_of
 from chaosdrill.errors import BadInput
+from chaosdrill.load import measurements
 
 __all__ = [
     "ExperimentResult",
@@ -31,13 +29,6 @@ __all__ = [
     "load_result",
     "read_windows",
 ]
-
-log = logging.getLogger(__name__)
-
-# Divisors that turn a recorded histogram value into milliseconds.
-_UNIT_TO_MS = {"ns": 1e6, "us": 1e3, "ms": 1.0, "s": 1e-3}
-_DEFAULT_UNIT = "us"
-_HIST_LOW, _HIST_HIGH, _HIST_DIGITS = 1, 3_600_000_000, 3
 
 
 @dataclass(frozen=True)
@@ -206,72 +197,39 @@ def _ledger_faults(extra: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _decode(encoded: Any) -> HdrHistogram | None:
-    if not encoded:
-        return None
-    try:
-        raw = encoded.encode("ascii") if isinstance(encoded, str) else encoded
-        hist: HdrHistogram = HdrHistogram.decode(raw)
-        return hist
-    except Exception as e:  # a corrupt histogram loses one window's latency, not the report
-        log.warning("cannot decode a latency histogram: %s", e)
-        return None
-
-
-def _percentile_ms(hist: HdrHistogram, pct: float, divisor: float) -> float | None:
-    if hist.get_total_count() == 0:
-        return None
-    return float(hist.get_value_at_percentile(pct)) / divisor
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000.0
 
 
 def read_windows(path: Path) -> tuple[list[Window], float | None]:
-    """Windows of a measurements.jsonl, and the p99 (ms) of the whole run.
+    """Windows of a measurements.jsonl (all streams summed), and the p99 (ms) of the whole run.
 
-    Lines that are not JSON (a torn last line after a crash) are skipped.
+    Reading and merging is :mod:`chaosdrill.load.measurements`' job, the same code the
+    probes and the guardrail use, so the report shows exactly what they judged.
     """
-    windows: list[Window] = []
-    divisor = _UNIT_TO_MS[_DEFAULT_UNIT]
-    total = HdrHistogram(_HIST_LOW, _HIST_HIGH, _HIST_DIGITS)
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            if "meta" in record:
-                meta = record["meta"] if isinstance(record["meta"], dict) else {}
-                unit = meta.get("latency_unit") or meta.get("hist_unit") or meta.get("unit") or _DEFAULT_UNIT
-                divisor = _UNIT_TO_MS.get(str(unit), divisor)
-                continue
-            counts = {"ok": 0, "degraded": 0, "rejected": 0, "error": 0}
-            merged = HdrHistogram(_HIST_LOW, _HIST_HIGH, _HIST_DIGITS)
-            for stream in (record.get("streams") or {}).values():
-                for key in counts:
-                    counts[key] += int(stream.get(key) or 0)
-                hist = _decode(stream.get("hist"))
-                if hist is not None:
-                    merged.add(hist)
-            total.add(merged)
-            windows.append(
-                Window(
-                    t0=float(record.get("t0", 0.0)),
-                    t1=float(record.get("t1", 0.0)),
-                    **counts,
-                    p50_ms=_percentile_ms(merged, 50, divisor),
-                    p95_ms=_percentile_ms(merged, 95, divisor),
-                    p99_ms=_percentile_ms(merged, 99, divisor),
-                )
-            )
-    windows.sort(key=lambda w: w.t0)
-    return windows, _percentile_ms(total, 99, divisor)
+    recorded = measurements.read_windows(path)
+    windows = [
+        Window(
+            t0=p.t0,
+            t1=p.t1,
+            ok=p.ok,
+            degraded=p.degraded,
+            rejected=p.rejected,
+            error=p.error,
+            p50_ms=_ms(p.p50_s),
+            p95_ms=_ms(p.p95_s),
+            p99_ms=_ms(p.p99_s),
+        )
+        for p in measurements.timeline(recorded)
+    ]
+    return windows, _ms(measurements.aggregate(recorded).percentile(99))
 
 
 def availability_of(windows: Sequence[Window]) -> float | None:
+    """``(ok + degraded) / completed``, the ``good_ratio`` the SLO probes judge."""
     good = sum(w.ok + w.degraded for w in windows)
-    counted = good + sum(w.error for w in windows)
-    return good / counted if counted else None
+    completed = good + sum(w.rejected + w.error for w in windows)
+    return good / completed if completed else None
 
 
 def _measurements_path(journal_path: Path, extra: Mapping[str, Any]) -> Path | None:
