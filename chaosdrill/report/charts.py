@@ -48,7 +48,7 @@ def timeline_png(result: ExperimentResult) -> bytes | None:
     origin = result.started if result.started is not None else result.windows[0].t0
     mids = [((w.t0 + w.t1) / 2) - origin for w in result.windows]
     widths = [max(w.t1 - w.t0, 1e-3) * 0.9 for w in result.windows]
-    fig = Figure(figsize=(9, 5.2), layout="constrained")
+    fig = Figure(figsize=(10, 5.2), layout="constrained")
     FigureCanvasAgg(fig)
     lat, out = fig.subplots(2, 1, sharex=True)
     for label, values, style in (
@@ -69,13 +69,13 @@ def timeline_png(result: ExperimentResult) -> bytes | None:
     period = _fault_period(result, origin)
     for axis in (lat, out):
         if period is not None:
-            axis.axvspan(*period, color=_FAULT_COLOUR, alpha=0.08, lw=0)
+            axis.axvspan(*period, color=_FAULT_COLOUR, alpha=0.08, lw=0, label="faults live")
         for i, (start, end) in enumerate(_spans(result.faults, origin)):
             axis.axvspan(start, end, color=_FAULT_COLOUR, alpha=0.25, lw=0, label="fault" if i == 0 else None)
-        for start, end in _spans(result.rollbacks, origin):
-            axis.axvspan(start, end, color="#757575", alpha=0.25, lw=0)
+        for i, (start, end) in enumerate(_spans(result.rollbacks, origin)):
+            axis.axvspan(start, end, color="#757575", alpha=0.25, lw=0, label="rollback" if i == 0 else None)
         axis.grid(True, alpha=0.3)
-        axis.legend(loc="upper left", fontsize="small", ncol=5)
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()
