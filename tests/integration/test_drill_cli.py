@@ -154,3 +154,15 @@ def test_chaos_crash_without_journal_exits_2(workdir: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     junit = ET.parse(workdir / "out" / "junit.xml").getroot()
     assert junit.get("errors") == "1"
+
+
+def test_timeout_interrupts_chaos_which_still_writes_its_journal(workdir: Path) -> None:
+    slow = _experiment("completed", platform.python_version())
+    slow["method"][0]["pauses"] = {"after": 60}
+    _write(workdir / "experiments" / "slow.yaml", slow)
+    plan = _plan(workdir, "slow", ["experiments/slow.yaml"], timeout_s=2)
+    done = _chaosdrill("drill", "run", str(plan), "--no-sandbox", "--out", str(workdir / "out"), cwd=workdir)
+    assert done.returncode == 1, done.stdout + done.stderr  # expected completed, got interrupted
+    journal = json.loads((workdir / "out" / "slow" / "journal.json").read_text())
+    assert journal["status"] == "interrupted"
+    assert "timeout" in (workdir / "out" / "report.md").read_text()
