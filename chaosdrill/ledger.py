@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from chaosdrill import paths
 
-__all__ = ["Fault", "Ledger", "default_ledger"]
+__all__ = ["Fault", "FaultRecord", "Ledger", "default_ledger"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,28 @@ class Fault:
 
 
 Op = Literal["inject", "reverted"]
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """A fault with when (and how) it was reverted, if it was."""
+
+    fault: Fault
+    reverted_at: float | None
+    how: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.fault
+        return {
+            "id": f.id,
+            "driver": f.driver,
+            "kind": f.kind,
+            "key": f.key,
+            "description": f.description,
+            "injected_at": f.at,
+            "reverted_at": self.reverted_at,
+            "how": self.how,
+        }
 
 
 class Ledger:
@@ -85,11 +107,12 @@ class Ledger:
     def mark_reverted(self, fault_id: str, how: str = "rollback") -> None:
         self._append({"op": "reverted", "id": fault_id, "at": time.time(), "how": how})
 
-    def replay(self) -> list[Fault]:
-        """Every fault ever recorded, oldest first, with reverted ones removed."""
+    def history(self) -> list[FaultRecord]:
+        """Every fault ever recorded, oldest first, with its revert time if any."""
         if not self.path.exists():
             return []
         injected: dict[str, Fault] = {}
+        reverted: dict[str, tuple[float, str]] = {}
         with self._locked("r") as fh:
             for raw in fh:
                 try:
@@ -100,8 +123,17 @@ class Ledger:
                 if op == "inject":
                     injected[rec["id"]] = Fault(**rec)
                 elif op == "reverted":
-                    injected.pop(rec["id"], None)
-        return list(injected.values())
+                    reverted.setdefault(rec["id"], (float(rec["at"]), str(rec.get("how", ""))))
+        return [
+            FaultRecord(f, *(reverted[f.id] if f.id in reverted else (None, None))) for f in injected.values()
+        ]
+
+    def replay(self) -> list[Fault]:
+        """The faults still active (recorded and never reverted), oldest first."""
+        return [r.fault for r in self.history() if r.reverted_at is None]
+
+    def of_run(self, run_id: str) -> list[FaultRecord]:
+        return [r for r in self.history() if r.fault.run_id == run_id]
 
     def active(
         self, *, driver: str | None = None, key: str | None = None, run_id: str | None = None

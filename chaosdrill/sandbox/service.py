@@ -9,12 +9,13 @@ import asyncio
 import ctypes
 import signal
 import sys
+import typing
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-__all__ = ["die_with_parent", "metrics_handler", "run_service"]
+__all__ = ["bound_port", "die_with_parent", "metrics_handler", "run_service"]
 
 PR_SET_PDEATHSIG = 1
 
@@ -29,6 +30,14 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the supervisor's process group kill still applies
         pass
+
+
+def bound_port(site: web.TCPSite) -> int:
+    """The port the kernel gave a site bound to port 0."""
+    server = typing.cast(asyncio.Server | None, site._server)
+    assert server is not None and server.sockets
+    port: int = server.sockets[0].getsockname()[1]
+    return port
 
 
 def metrics_handler(registry: CollectorRegistry) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -56,9 +65,7 @@ def run_service(
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True, backlog=1024)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        bound = server.sockets[0].getsockname()[1]
+        bound = bound_port(site)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -28,7 +28,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from chaosdrill import tools
-from chaosdrill.sandbox.service import die_with_parent, metrics_handler
+from chaosdrill.sandbox.service import bound_port, die_with_parent, metrics_handler
 from chaosdrill.sandbox.state import write_state
 from chaosdrill.sandbox.topology import Topology, load_topology
 from chaosdrill.targets.toxiproxy import ToxiproxyClient
@@ -393,8 +393,7 @@ class Supervisor:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        assert site._server is not None and site._server.sockets
-        self.api_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.api_url = f"http://127.0.0.1:{bound_port(site)}"
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

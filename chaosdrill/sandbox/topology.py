@@ -35,11 +35,11 @@ __all__ = [
 class ReplicaSpec:
     """Simulated inference: lognormal service time, fixed slots, bounded queue."""
 
-    service_ms_median: float = 40.0
-    service_ms_sigma: float = 0.35  # lognormal shape; p99 ~ median * e^(2.33 sigma)
+    service_ms_median: float = 100.0
+    service_ms_sigma: float = 0.3  # lognormal shape; p99 ~ median * e^(2.33 sigma) ~ 2x median
     per_token_ms: float = 0.0
-    slots: int = 4
-    queue: int = 16
+    slots: int = 2  # ~20 req/s per replica at full utilization: small enough to scale in a drill
+    queue: int = 8
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class RateLimitSpec:
     enabled: bool = True
     rate: float = 60.0  # tokens per second, per tenant, per gateway
     burst: float = 30.0
-    tenants: dict[str, float] = field(default_factory=dict)
+    tenants: dict[str, float] = field(default_factory=lambda: {"burst": 40.0})
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class BreakerSpec:
     """A Hystrix-style breaker per upstream pool."""
 
     enabled: bool = True
-    window_s: float = 5.0
+    window_s: float = 3.0
     min_requests: int = 10
     failure_ratio: float = 0.5
     open_s: float = 3.0

@@ -1,0 +1,34 @@
+"""Reading the sandbox components' own accounts for probes: breaker transitions from a
+gateway, scaling and restart events from the supervisor."""
+
+from typing import Any
+
+from chaosdrill.errors import ActivityFailed
+from chaosdrill.sandbox.lifecycle import require_state
+from chaosdrill.targets.sandbox import admin_get
+
+__all__ = ["breaker_transitions", "gateway_state", "supervisor_state"]
+
+
+def gateway_state(dc: str) -> dict[str, Any]:
+    state = require_state()
+    info = state["dcs"].get(dc)
+    if info is None or not info.get("gateway"):
+        raise ActivityFailed(f"no running gateway for data center {dc!r}")
+    return admin_get(info["gateway"]["url"], "/admin/state")
+
+
+def breaker_transitions(dc: str, pool: str) -> list[tuple[float, str]]:
+    """(time, state) transitions of a gateway breaker; pool is an AZ name or ``redis``."""
+    gw = gateway_state(dc)
+    if pool == "redis":
+        raw = gw["redis_breaker"]["transitions"]
+    elif pool in gw["breakers"]:
+        raw = gw["breakers"][pool]["transitions"]
+    else:
+        raise ActivityFailed(f"gateway {dc} has no breaker {pool!r}; it has {sorted(gw['breakers'])} and redis")
+    return [(float(t["at"]), str(t["state"])) for t in raw]
+
+
+def supervisor_state() -> dict[str, Any]:
+    return admin_get(require_state()["supervisor"]["api"], "/state")

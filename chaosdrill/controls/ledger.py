@@ -1,0 +1,80 @@
+"""Control: tie every fault of a run to the run, and revert what is left at the end.
+
+Chaos Toolkit skips rollbacks on an interrupted run by default; this control does not
+rely on them. Whatever the exit path — success, deviation, guardrail abort, Ctrl-C,
+SIGTERM — the faults this run recorded and did not revert are reverted when the
+experiment ends (``after_experiment_control``) or, failing that, when controls are
+cleaned up (``cleanup_control``, which chaoslib runs in a ``finally``). After a
+``kill -9`` the same faults are found by ``chaosdrill recover``.
+
+Declare it first among the controls so it wraps the others:
+``controls: [{name: chaosdrill-ledger, provider: {type: python, module: chaosdrill.controls.ledger}}]``
+"""
+
+import logging
+import os
+import uuid
+from typing import Any
+
+from chaosdrill.evidence import PHASE_ENV
+from chaosdrill.ledger import default_ledger
+from chaosdrill.recovery import revert_faults
+from chaosdrill.targets import RUN_ID_ENV
+
+__all__ = [
+    "after_experiment_control",
+    "after_method_control",
+    "before_method_control",
+    "cleanup_control",
+    "configure_control",
+    "run_summary",
+    "sweep",
+]
+
+log = logging.getLogger("chaosdrill.controls.ledger")
+
+
+def configure_control(**_kwargs: Any) -> None:
+    """Open a run: faults recorded from now on carry its id."""
+    os.environ[RUN_ID_ENV] = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
+    os.environ[PHASE_ENV] = "before"
+
+
+def before_method_control(context: Any, **_kwargs: Any) -> None:
+    """Mark the method phase, so mechanism probes stop passing vacuously."""
+    os.environ[PHASE_ENV] = "method"
+
+
+def after_method_control(context: Any, **_kwargs: Any) -> None:
+    os.environ[PHASE_ENV] = "after"
+
+
+def sweep(how: str) -> dict[str, Any]:
+    """Revert every still-active fault of this run; returns what was done."""
+    run_id = os.environ.get(RUN_ID_ENV)
+    if not run_id:
+        return {"reverted": [], "failed": []}
+    active = default_ledger().active(run_id=run_id)
+    if not active:
+        return {"reverted": [], "failed": []}
+    log.warning("reverting %d fault(s) this run left active (%s)", len(active), how)
+    return revert_faults(active, how=how).to_dict()
+
+
+def run_summary() -> dict[str, Any]:
+    run_id = os.environ.get(RUN_ID_ENV, "")
+    return {"run_id": run_id, "faults": [r.to_dict() for r in default_ledger().of_run(run_id)] if run_id else []}
+
+
+def after_experiment_control(context: Any, state: Any = None, **_kwargs: Any) -> None:
+    """After rollbacks: sweep leftovers and write the run's fault history into the journal."""
+    swept = sweep("end-of-run")
+    if isinstance(state, dict):
+        section = state.setdefault("chaosdrill", {})
+        section.update(run_summary())
+        section["swept"] = swept
+
+
+def cleanup_control() -> None:
+    """Last line of defence, from chaoslib's ``finally``: revert anything still active."""
+    sweep("cleanup")

@@ -1,0 +1,99 @@
+"""Control: open-model traffic for the whole experiment, so probes judge a system under load.
+
+The load starts before the steady-state hypothesis (after a short warm-up, so the first
+probes have windows to read) and stops after the rollbacks. It runs in its own process
+(``chaosdrill.load.worker``) that dies with the runner. Its windows land in
+``measurements.jsonl`` in the run directory — ``$CHAOSDRILL_RUN_DIR`` if set (drills set
+it beside the journal), else ``<CHAOSDRILL_HOME>/runs/<run id>`` — and the path is
+written into the journal under ``chaosdrill.measurements``.
+
+Arguments (the ``provider.arguments`` of the control):
+``profile`` — a load profile without ``url``/``duration_s`` (the sandbox edge and
+``max_duration_s`` are filled in), ``warmup_s`` (default 3), ``max_duration_s`` (default 600).
+"""
+
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from chaosdrill import paths
+from chaosdrill.errors import BadInput
+from chaosdrill.load import control as load_control
+from chaosdrill.load.profile import parse_profile
+from chaosdrill.targets import RUN_ID_ENV
+
+__all__ = [
+    "MEASUREMENTS_ENV",
+    "after_experiment_control",
+    "before_experiment_control",
+    "cleanup_control",
+    "measurements_path",
+]
+
+MEASUREMENTS_ENV = "CHAOSDRILL_MEASUREMENTS"
+log = logging.getLogger("chaosdrill.controls.load")
+_handle: load_control.LoadHandle | None = None
+
+
+def measurements_path() -> Path | None:
+    raw = os.environ.get(MEASUREMENTS_ENV)
+    return Path(raw) if raw else None
+
+
+def _run_dir() -> Path:
+    explicit = os.environ.get("CHAOSDRILL_RUN_DIR")
+    if explicit:
+        return Path(explicit)
+    run_id = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
+    return paths.home() / "runs" / run_id
+
+
+def _sandbox_url() -> str:
+    from chaosdrill.sandbox.lifecycle import require_state
+
+    return f"{require_state()['edge']['url']}/v1/generate"
+
+
+def before_experiment_control(
+    context: Any,
+    profile: dict[str, Any] | None = None,
+    warmup_s: float = 3.0,
+    max_duration_s: float = 600.0,
+    **_kwargs: Any,
+) -> None:
+    """Start the load worker and wait out the warm-up."""
+    global _handle
+    if not isinstance(profile, dict):
+        raise BadInput("<experiment>", "controls[chaosdrill-load].provider.arguments.profile", "must be a mapping")
+    spec = {"duration_s": max_duration_s, **profile}
+    spec.setdefault("url", _sandbox_url())
+    parsed = parse_profile(spec, "<experiment> controls[chaosdrill-load].provider.arguments.profile")
+    _handle = load_control.start(parsed, _run_dir())
+    os.environ[MEASUREMENTS_ENV] = str(_handle.measurements)
+    log.info("load: %.0f req/s over %d streams -> %s", parsed.total_rate, len(parsed.streams), _handle.measurements)
+    time.sleep(warmup_s)
+
+
+def _stop() -> None:
+    global _handle
+    if _handle is not None:
+        try:
+            _handle.stop()
+        finally:
+            _handle = None
+
+
+def after_experiment_control(context: Any, state: Any = None, **_kwargs: Any) -> None:
+    """After the rollbacks: stop the load and point the journal at its measurements."""
+    measurements = measurements_path()
+    _stop()
+    if isinstance(state, dict) and measurements is not None:
+        state.setdefault("chaosdrill", {})["measurements"] = str(measurements.resolve())
+
+
+def cleanup_control() -> None:
+    """Never leave traffic running, whatever ended the run."""
+    _stop()

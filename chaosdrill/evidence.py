@@ -1,0 +1,102 @@
+"""What probes judge by: the run's load measurements, its fault history, and the
+sandbox components' own accounts (breaker transitions, scaling events).
+
+Probes anchor time on the ledger: "the breaker opened within 5 s of the fault" means
+within 5 s of the moment the fault's record says it was injected, and "recovered"
+means after the moment it was reverted.
+"""
+
+import os
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaosdrill.errors import ActivityFailed
+from chaosdrill.ledger import FaultRecord, default_ledger
+from chaosdrill.load.measurements import Summary, aggregate, read_windows
+from chaosdrill.targets import RUN_ID_ENV
+
+__all__ = [
+    "PHASE_ENV",
+    "Anchor",
+    "before_method",
+    "fault_anchor",
+    "faults",
+    "measurements_file",
+    "summary",
+    "window_bounds",
+]
+
+MEASUREMENTS_ENV = "CHAOSDRILL_MEASUREMENTS"
+PHASE_ENV = "CHAOSDRILL_PHASE"  # set by the ledger control: before, method, after
+
+
+def before_method() -> bool:
+    """True while the steady-state hypothesis runs before the method.
+
+    Mechanism probes ("the breaker opened within T of the fault") have nothing to judge
+    then and pass; after the method the same probe fails if no fault was injected.
+    """
+    return os.environ.get(PHASE_ENV, "before") == "before"
+
+
+def measurements_file() -> Path:
+    raw = os.environ.get(MEASUREMENTS_ENV)
+    if not raw or not Path(raw).exists():
+        raise ActivityFailed(
+            "no load measurements for this run: declare the chaosdrill.controls.load control in the experiment"
+        )
+    return Path(raw)
+
+
+def faults(kind: str | None = None) -> list[FaultRecord]:
+    """This run's faults, oldest first, optionally of one kind (latency, timeout, kill, ...)."""
+    run_id = os.environ.get(RUN_ID_ENV)
+    if not run_id:
+        return []
+    return [r for r in default_ledger().of_run(run_id) if kind is None or r.fault.kind == kind]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    injected_at: float
+    reverted_at: float | None
+    description: str
+
+
+def fault_anchor(kind: str | None = None) -> Anchor:
+    """The latest fault of this run (of ``kind``), or ActivityFailed if there was none."""
+    found = faults(kind)
+    if not found:
+        raise ActivityFailed(f"no {kind or ''} fault was injected in this run, so there is nothing to time against")
+    last = found[-1]
+    return Anchor(last.fault.at, last.reverted_at, last.fault.description)
+
+
+def window_bounds(window: str, kind: str | None = None) -> tuple[float | None, float | None]:
+    """``run``: all of it; ``fault``: from injection to revert (or now); ``after``: since the revert."""
+    if window == "run":
+        return None, None
+    anchor = fault_anchor(kind)
+    if window == "fault":
+        return anchor.injected_at, anchor.reverted_at
+    if window == "after":
+        if anchor.reverted_at is None:
+            raise ActivityFailed(f"the fault ({anchor.description}) has not been reverted yet")
+        return anchor.reverted_at, None
+    raise ActivityFailed(f"window must be run, fault or after; got {window!r}")
+
+
+def summary(
+    window: str = "run",
+    tenants: Collection[str] | None = None,
+    streams: Collection[str] | None = None,
+    fault_kind: str | None = None,
+) -> Summary:
+    since, until = window_bounds(window, fault_kind)
+    return aggregate(read_windows(measurements_file()), since=since, until=until, streams=streams, tenants=tenants)
+
+
+def describe(s: Summary) -> dict[str, Any]:
+    return s.to_dict()

@@ -1,0 +1,346 @@
+"""The sandbox driver: resolves dc/az/link names through the state file and applies faults.
+
+Every fault is recorded in the ledger before it lands (``chaosdrill.targets.inject``)
+and is verified after: a toxic must be listed on every selected proxy, killed replicas
+must really be gone. A fault carries the sandbox *instance* it was applied to; reverting
+a fault whose instance no longer runs is a no-op, because the processes and proxies
+that held it went away with that instance.
+"""
+
+import fnmatch
+import math
+import os
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
+from chaosdrill.ledger import Fault
+from chaosdrill.sandbox.lifecycle import require_state
+from chaosdrill.sandbox.state import read_state
+from chaosdrill.targets import inject, rollback
+from chaosdrill.targets.toxiproxy import ToxiproxyClient
+
+__all__ = [
+    "Link",
+    "Replica",
+    "add_toxic",
+    "admin_get",
+    "kill_replicas",
+    "links",
+    "parse_selector",
+    "remove_toxic",
+    "replicas",
+    "revert",
+    "set_defences",
+    "set_links_enabled",
+    "unset_defences",
+]
+
+DRIVER = "sandbox"
+HTTP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Link:
+    dc: str
+    az: str
+    link: str  # "replicas" or "redis"
+    proxy: str
+    listen: str
+    has_replica: bool
+
+
+@dataclass(frozen=True)
+class Replica:
+    name: str
+    pid: int
+    port: int
+    labels: Mapping[str, str]
+
+
+def links(state: Mapping[str, Any]) -> list[Link]:
+    out = []
+    for dc, info in state["dcs"].items():
+        redis = info.get("redis") or {}
+        if redis.get("proxy"):
+            out.append(Link(dc, "*", "redis", redis["proxy"], redis["listen"], False))
+        for az, pool in info["azs"].items():
+            for slot in pool["slots"]:
+                out.append(Link(dc, az, "replicas", slot["proxy"], slot["listen"], bool(slot.get("replica"))))
+    return out
+
+
+def select_links(state: Mapping[str, Any], dc: str, az: str, link: str) -> list[Link]:
+    """Links whose dc, az and link names match the glob patterns; ActivityFailed if none."""
+    every = links(state)
+    chosen = [
+        lk
+        for lk in every
+        if fnmatch.fnmatchcase(lk.dc, dc)
+        and (lk.az == "*" or fnmatch.fnmatchcase(lk.az, az))
+        and fnmatch.fnmatchcase(lk.link, link)
+    ]
+    if not chosen:
+        known = sorted({f"{lk.dc}/{lk.az}/{lk.link}" for lk in every})
+        raise ActivityFailed(f"no sandbox link matches dc={dc!r} az={az!r} link={link!r}; known links: {', '.join(known)}")
+    return chosen
+
+
+def _toxic_key(toxic: str, dc: str, az: str, link: str) -> str:
+    return f"toxic:{toxic}:{dc}/{az}/{link}"
+
+
+def add_toxic(
+    dc: str,
+    az: str,
+    link: str,
+    toxic: str,
+    kind: str,
+    attributes: dict[str, Any],
+    stream: str = "downstream",
+    ttl_s: float | None = None,
+) -> dict[str, Any]:
+    """Add one named toxic to every selected proxy, through the ledger, then verify it."""
+    state = require_state()
+    chosen = select_links(state, dc, az, link)
+    api = state["toxiproxy"]["api"]
+    client = ToxiproxyClient(api)
+    proxies = [lk.proxy for lk in chosen]
+    fault = Fault(
+        driver=DRIVER,
+        kind=kind,
+        key=_toxic_key(toxic, dc, az, link),
+        description=f"{kind} {attributes} on {len(proxies)} proxies of {dc}/{az}/{link}",
+        revert={"op": "remove_toxic", "instance": state["instance"], "api": api, "proxies": proxies, "toxic": toxic},
+        ttl_s=ttl_s,
+    )
+
+    def apply() -> None:
+        for proxy in proxies:
+            client.add_toxic(proxy, toxic, kind, attributes, stream)
+        missing = [p for p in proxies if not any(t.get("name") == toxic for t in client.toxics(p))]
+        if missing:
+            raise FaultNotApplied(f"toxic {toxic} not present on {missing} after injection")
+
+    inject(fault, apply)
+    return {"fault_id": fault.id, "proxies": proxies, "toxic": toxic, "attributes": attributes}
+
+
+def remove_toxic(dc: str, az: str, link: str, toxic: str) -> dict[str, Any]:
+    """Remove the toxic from the selected proxies (idempotent) and close its ledger entries."""
+    state = require_state()
+    chosen = select_links(state, dc, az, link)
+    client = ToxiproxyClient(state["toxiproxy"]["api"])
+    for lk in chosen:
+        client.remove_toxic(lk.proxy, toxic)
+    closed = rollback(DRIVER, _toxic_key(toxic, dc, az, link))
+    return {"removed_from": [lk.proxy for lk in chosen], "ledger_entries_closed": closed}
+
+
+def set_links_enabled(dc: str, az: str, link: str, enabled: bool, ttl_s: float | None = None) -> dict[str, Any]:
+    """Disable (cut) or re-enable the selected links."""
+    state = require_state()
+    chosen = select_links(state, dc, az, link)
+    api = state["toxiproxy"]["api"]
+    client = ToxiproxyClient(api)
+    proxies = [lk.proxy for lk in chosen]
+    key = f"disable:{dc}/{az}/{link}"
+    if enabled:
+        for p in proxies:
+            client.update_proxy(p, enabled=True)
+        return {"enabled": proxies, "ledger_entries_closed": rollback(DRIVER, key)}
+    fault = Fault(
+        driver=DRIVER,
+        kind="disable",
+        key=key,
+        description=f"disable {len(proxies)} proxies of {dc}/{az}/{link}",
+        revert={"op": "enable_proxies", "instance": state["instance"], "api": api, "proxies": proxies},
+        ttl_s=ttl_s,
+    )
+
+    def apply() -> None:
+        for p in proxies:
+            client.update_proxy(p, enabled=False)
+        still = [name for name, px in client.proxies().items() if name in proxies and px.enabled]
+        if still:
+            raise FaultNotApplied(f"proxies {still} still enabled after injection")
+
+    inject(fault, apply)
+    return {"fault_id": fault.id, "disabled": proxies}
+
+
+def parse_selector(selector: str, source: str = "<argument>") -> dict[str, str]:
+    """A Kubernetes-style equality selector, ``dc=dc1,az=az-a`` (empty selects all)."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in selector.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise BadInput(source, "selector", f"{part!r} is not key=value (e.g. dc=dc1,az=az-a)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def replicas(state: Mapping[str, Any], selector: Mapping[str, str]) -> list[Replica]:
+    found = []
+    for info in state["dcs"].values():
+        for pool in info["azs"].values():
+            for slot in pool["slots"]:
+                rep = slot.get("replica")
+                if rep and all(fnmatch.fnmatchcase(rep["labels"].get(k, ""), v) for k, v in selector.items()):
+                    found.append(Replica(rep["name"], int(rep["pid"]), int(rep["port"]), rep["labels"]))
+    return found
+
+
+def how_many(total: int, count: int | None, percentage: float | None, max_percentage: float) -> int:
+    """How many of ``total`` to touch; validates and enforces the blast-radius cap."""
+    if count is not None and percentage is not None:
+        raise BadInput("<argument>", "count/percentage", "give one of count or percentage, not both")
+    if count is not None and count < 0:
+        raise BadInput("<argument>", "count", f"must be >= 0, got {count}")
+    if percentage is not None and not 0 <= percentage <= 100:
+        raise BadInput("<argument>", "percentage", f"must be within 0..100, got {percentage}")
+    n = count if count is not None else math.ceil(total * (percentage if percentage is not None else 100) / 100)
+    n = min(n, total)
+    if total and n / total * 100 > max_percentage + 1e-9:
+        raise ActivityFailed(
+            f"blast radius: touching {n} of {total} ({n / total:.0%}) exceeds the allowed {max_percentage:g}%"
+        )
+    return n
+
+
+def kill_replicas(
+    selector: str, count: int | None, percentage: float | None, max_percentage: float = 100.0
+) -> dict[str, Any]:
+    """SIGKILL replica processes; the supervisor (a ReplicaSet) brings replacements up."""
+    state = require_state()
+    labels = parse_selector(selector)
+    matched = replicas(state, labels)
+    if not matched:
+        raise ActivityFailed(f"selector {selector!r} matches no sandbox replica")
+    n = how_many(len(matched), count, percentage, max_percentage)
+    victims = sorted(matched, key=lambda r: r.name)[:n]
+    fault = Fault(
+        driver=DRIVER,
+        kind="kill",
+        key=f"kill:{selector}",
+        description=f"SIGKILL {n} of {len(matched)} replicas matching {selector!r}",
+        revert={"op": "none", "instance": state["instance"]},
+    )
+
+    def apply() -> None:
+        for r in victims:
+            try:
+                os.kill(r.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 2.0
+        alive = [r.name for r in victims if _alive(r.pid)]
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.02)
+            alive = [r.name for r in victims if _alive(r.pid)]
+        if alive:
+            raise FaultNotApplied(f"replicas {alive} survived SIGKILL")
+
+    inject(fault, apply)
+    # A kill needs no undo: the supervisor restores the replica count on its own.
+    rollback(DRIVER, fault.key)
+    return {"killed": [r.name for r in victims], "matched": len(matched), "at": time.time()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _gateway(state: Mapping[str, Any], dc: str) -> str:
+    info = state["dcs"].get(dc)
+    if info is None:
+        raise ActivityFailed(f"unknown data center {dc!r}; the sandbox has {', '.join(state['dcs'])}")
+    gw = info.get("gateway")
+    if not gw:
+        raise ActivityFailed(f"the gateway of {dc} is not running")
+    return str(gw["url"])
+
+
+def _post_defences(url: str, changes: Mapping[str, bool]) -> dict[str, Any]:
+    resp = requests.post(f"{url}/admin/defences", json=dict(changes), timeout=HTTP_TIMEOUT_S)
+    if resp.status_code != 200:
+        raise ActivityFailed(f"gateway {url} refused defences {dict(changes)}: {resp.text}")
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def set_defences(dc: str, changes: Mapping[str, bool], ttl_s: float | None = None) -> dict[str, Any]:
+    """Switch gateway defences (breaker, fallback, rate_limit) — a fault when turning them off."""
+    state = require_state()
+    url = _gateway(state, dc)
+    current = admin_get(url, "/admin/state")["defences"]
+    unknown = sorted(set(changes) - set(current))
+    if unknown:
+        raise BadInput("<argument>", unknown[0], f"not a gateway defence (known: {', '.join(current)})")
+    previous = {k: bool(current[k]) for k in changes}
+    fault = Fault(
+        driver=DRIVER,
+        kind="defences",
+        key=f"defences:{dc}",
+        description=f"set defences {dict(changes)} on the {dc} gateway",
+        revert={"op": "set_defences", "instance": state["instance"], "url": url, "defences": previous},
+        ttl_s=ttl_s,
+    )
+
+    def apply() -> None:
+        now = _post_defences(url, changes)["defences"]
+        if any(now[k] != v for k, v in changes.items()):
+            raise FaultNotApplied(f"gateway {dc} reports defences {now}, wanted {dict(changes)}")
+
+    inject(fault, apply)
+    return {"fault_id": fault.id, "dc": dc, "previous": previous, "now": dict(changes)}
+
+
+def unset_defences(dc: str) -> dict[str, Any]:
+    """Restore the defences that ``set_defences`` changed on ``dc``."""
+    return {"dc": dc, "ledger_entries_closed": rollback(DRIVER, f"defences:{dc}")}
+
+
+def admin_get(url: str, path: str) -> dict[str, Any]:
+    try:
+        resp = requests.get(f"{url}{path}", timeout=HTTP_TIMEOUT_S)
+        resp.raise_for_status()
+        body: dict[str, Any] = resp.json()
+        return body
+    except requests.RequestException as e:
+        raise ActivityFailed(f"cannot read {url}{path}: {e}") from e
+
+
+def _same_instance(args: Mapping[str, Any]) -> bool:
+    from chaosdrill import paths
+
+    state = read_state(paths.sandbox_state_file())
+    return bool(state and state.get("instance") == args.get("instance") and _alive(int(state["supervisor"]["pid"])))
+
+
+def revert(args: dict[str, Any]) -> None:
+    """Undo a sandbox fault from its ledger args; a no-op once its sandbox instance is gone."""
+    if args.get("op") == "none" or not _same_instance(args):
+        return
+    op = args["op"]
+    if op == "remove_toxic":
+        client = ToxiproxyClient(args["api"])
+        for proxy in args["proxies"]:
+            client.remove_toxic(proxy, args["toxic"])
+    elif op == "enable_proxies":
+        client = ToxiproxyClient(args["api"])
+        for proxy in args["proxies"]:
+            client.update_proxy(proxy, enabled=True)
+    elif op == "set_defences":
+        _post_defences(args["url"], args["defences"])
+    else:
+        raise ValueError(f"unknown sandbox revert op {op!r}")

@@ -1,0 +1,119 @@
+"""Autoscaling and self-healing probes, from the supervisor's event log: replicas
+reached N within T of a surge, came back down after it, and killed replicas were
+replaced within T."""
+
+import fnmatch
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosdrill import components, evidence
+
+__all__ = ["replicas_recovered_within", "replicas_reached", "replicas_settled"]
+
+
+def _scaled(pool: str) -> list[dict[str, Any]]:
+    """Scaling events of the pools matching ``pool`` (a ``dc/az`` glob)."""
+    return [
+        e
+        for e in components.supervisor_state()["events"]
+        if e["type"] == "scaled" and fnmatch.fnmatchcase(e["pool"], pool)
+    ]
+
+
+def replicas_reached(
+    dc: str,
+    az: str,
+    at_least: int,
+    within_s: float = 30.0,
+    fault_kind: str | None = "surge",
+    *,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> dict:
+    """Assert the autoscaler took a pool matching ``dc``/``az`` (globs) to ``at_least``
+    replicas within ``within_s`` of the latest fault (a surge by default)."""
+    if evidence.before_method():
+        return {"ok": True, "skipped": "before the method: no fault to judge yet"}
+    anchor = evidence.fault_anchor(fault_kind)
+    pool = f"{dc}/{az}"
+    ups = [e for e in _scaled(pool) if e["at"] >= anchor.injected_at and e["to"] >= at_least]
+    if not ups:
+        peak = max([e["to"] for e in _scaled(pool) if e["at"] >= anchor.injected_at], default=None)
+        raise ActivityFailed(f"pool {pool} never reached {at_least} replicas after the fault (peak: {peak})")
+    delay = ups[0]["at"] - anchor.injected_at
+    if delay > within_s:
+        raise ActivityFailed(f"pool {pool} reached {at_least} replicas after {delay:.1f}s, later than {within_s:g}s")
+    return {"ok": True, "pool": pool, "replicas": ups[0]["to"], "after_s": delay}
+
+
+def replicas_settled(
+    dc: str,
+    az: str,
+    at_most: int,
+    within_s: float = 60.0,
+    fault_kind: str | None = "surge",
+    *,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> dict:
+    """Assert every pool matching ``dc``/``az`` (globs) is back at ``at_most`` replicas or
+    fewer, and that the last scale-down came within ``within_s`` of the surge ending."""
+    if evidence.before_method():
+        return {"ok": True, "skipped": "before the method: no fault to judge yet"}
+    anchor = evidence.fault_anchor(fault_kind)
+    if anchor.reverted_at is None:
+        raise ActivityFailed(f"the fault ({anchor.description}) is still active")
+    pool = f"{dc}/{az}"
+    state = components.supervisor_state()
+    over = {
+        f"{d}/{a}": p["desired"]
+        for d, info in state["dcs"].items()
+        for a, p in info["azs"].items()
+        if fnmatch.fnmatchcase(f"{d}/{a}", pool) and p["desired"] > at_most
+    }
+    if over:
+        raise ActivityFailed(f"pools still above {at_most} replicas after the surge: {over}")
+    downs = [e for e in _scaled(pool) if e["at"] >= anchor.reverted_at and e["to"] < e["from"]]
+    delay = (downs[-1]["at"] - anchor.reverted_at) if downs else 0.0
+    if delay > within_s:
+        raise ActivityFailed(f"pools {pool} settled after {delay:.1f}s, later than {within_s:g}s")
+    return {"ok": True, "pool": pool, "settled_after_s": delay, "scale_downs": len(downs)}
+
+
+def replicas_recovered_within(
+    within_s: float = 10.0,
+    *,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> dict:
+    """Assert every replica killed in this run was replaced within ``within_s`` seconds and
+    every pool is back at its desired count."""
+    if evidence.before_method():
+        return {"ok": True, "skipped": "before the method: no fault to judge yet"}
+    kills = evidence.faults("kill")
+    if not kills:
+        raise ActivityFailed("no replicas were killed in this run")
+    state = components.supervisor_state()
+    events = state["events"]
+    worst = 0.0
+    for record in kills:
+        t0 = record.fault.at
+        exited = [e for e in events if e["type"] == "exited" and e["at"] >= t0 - 0.5]
+        for ex in exited:
+            started = [e for e in events if e["type"] == "started" and e["pool"] == ex["pool"] and e["at"] >= ex["at"]]
+            if not started:
+                raise ActivityFailed(f"replica {ex['name']} in {ex['pool']} was never replaced")
+            worst = max(worst, started[0]["at"] - t0)
+    short = {
+        f"{dc}/{az}": (sum(1 for s in pool["slots"] if s.get("replica")), pool["desired"])
+        for dc, info in state["dcs"].items()
+        for az, pool in info["azs"].items()
+        if not pool.get("held") and sum(1 for s in pool["slots"] if s.get("replica")) < pool["desired"]
+    }
+    if short:
+        raise ActivityFailed(f"pools below their desired replicas (live, desired): {short}")
+    if worst > within_s:
+        raise ActivityFailed(f"the slowest replacement took {worst:.2f}s, longer than {within_s:g}s")
+    return {"ok": True, "slowest_replacement_s": worst, "kills": len(kills)}

@@ -1,0 +1,35 @@
+"""Rate-limit probes: the over-limit tenant is told 429 with Retry-After, and never 5xx."""
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosdrill import evidence
+
+__all__ = ["tenant_rate_limited"]
+
+
+def tenant_rate_limited(
+    tenant: str,
+    min_rejected: int = 1,
+    max_error_ratio: float = 0.0,
+    window: str = "fault",
+    *,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> dict:
+    """Assert ``tenant`` got at least ``min_rejected`` 429s, each with Retry-After, and
+    that its 5xx/reset/timeout share stayed within ``max_error_ratio`` (default: none)."""
+    if evidence.before_method():
+        return {"ok": True, "skipped": "before the method: no fault to judge yet"}
+    s = evidence.summary(window, [tenant])
+    if s.rejected < min_rejected:
+        raise ActivityFailed(f"tenant {tenant} got {s.rejected} 429s in window {window!r}, expected >= {min_rejected}")
+    if s.rejected_without_retry_after:
+        raise ActivityFailed(f"{s.rejected_without_retry_after} of tenant {tenant}'s 429s lacked Retry-After")
+    ratio = s.error / s.completed if s.completed else 0.0
+    if ratio > max_error_ratio:
+        raise ActivityFailed(
+            f"tenant {tenant} saw {s.error} errors ({ratio:.2%}, reasons {s.errors}) in window {window!r}; "
+            f"the limiter must answer 429, allowed error ratio {max_error_ratio:.2%}"
+        )
+    return {"ok": True, "tenant": tenant, "rejected": s.rejected, "errors": s.error, "completed": s.completed}
