@@ -129,12 +129,12 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, only duck-typed ones.
-        self.transport = cast(asyncio.Transport, transport)
+        t = self.transport = cast(asyncio.Transport, transport)
         if self.closed:  # aborted (timed out) while connecting
-            transport.abort()
+            t.abort()
             return
         if self.request is not None:
-            transport.write(self.request[2])
+            t.write(self.request[2])
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

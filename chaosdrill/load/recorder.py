@@ -121,10 +121,11 @@ class Recorder:
         self._fh.flush()
 
     # The hot path: called once per scheduled request and once per completed request.
-    def sent(self, stream: int, now: float) -> None:
+    def sent(self, stream: int, now: float, n: int = 1) -> None:
+        """Count ``n`` requests scheduled (issued) at ``now``."""
         if now >= self.t1:
             self.roll(now)
-        self._counts[stream].sent += 1
+        self._counts[stream].sent += n
 
     def record(self, stream: int, verdict: Verdict, latency_s: float, now: float) -> None:
         """Count one completed request; ``now`` is its completion time."""
