@@ -32,13 +32,18 @@ def _spans(actions: Sequence[FaultRecord], origin: float) -> list[tuple[float, f
     return out
 
 
-def _fault_period(result: ExperimentResult, origin: float) -> tuple[float, float] | None:
-    """From the first injecting action to the end of the last rollback: the faults were live."""
+def _fault_periods(result: ExperimentResult, origin: float) -> list[tuple[float, float]]:
+    """When faults were live: from the ledger's records if it kept them, otherwise from the
+    first method action to the end of the last rollback."""
+    recorded = [(f.injected_at, f.reverted_at) for f in result.ledger_faults]
+    if recorded and all(start is not None for start, _ in recorded):
+        last = result.windows[-1].t1 if result.windows else origin
+        return [(s - origin, (e if e is not None else last) - origin) for s, e in recorded if s is not None]
     starts = [a.start for a in result.faults if a.start is not None]
     ends = [a.end for a in result.rollbacks if a.end is not None]
     if not starts or not ends or max(ends) <= min(starts):
-        return None
-    return min(starts) - origin, max(ends) - origin
+        return []
+    return [(min(starts) - origin, max(ends) - origin)]
 
 
 def timeline_png(result: ExperimentResult) -> bytes | None:
@@ -58,7 +63,7 @@ def timeline_png(result: ExperimentResult) -> bytes | None:
     ):
         lat.plot(mids, [float("nan") if v is None else v for v in values], style, marker=".", label=label)
     lat.set_ylabel("latency (ms)")
-    lat.set_title(f"{result.title}: latency and outcomes per window")
+    lat.set_title(f"{result.name}: latency and outcomes per window", loc="left")
     bottom = [0.0] * len(result.windows)
     for outcome, colour in _OUTCOME_COLOURS.items():
         heights = [float(getattr(w, outcome)) for w in result.windows]
@@ -66,12 +71,16 @@ def timeline_png(result: ExperimentResult) -> bytes | None:
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     out.set_ylabel("requests / window")
     out.set_xlabel("seconds since the experiment started")
-    period = _fault_period(result, origin)
+    periods = _fault_periods(result, origin)
     for axis in (lat, out):
-        if period is not None:
-            axis.axvspan(*period, color=_FAULT_COLOUR, alpha=0.08, lw=0, label="faults live")
+        for i, (start, end) in enumerate(periods):
+            axis.axvspan(
+                start, end, color=_FAULT_COLOUR, alpha=0.08, lw=0, label="faults live" if i == 0 else None
+            )
         for i, (start, end) in enumerate(_spans(result.faults, origin)):
-            axis.axvspan(start, end, color=_FAULT_COLOUR, alpha=0.25, lw=0, label="fault" if i == 0 else None)
+            axis.axvspan(
+                start, end, color=_FAULT_COLOUR, alpha=0.25, lw=0, label="method action" if i == 0 else None
+            )
         for i, (start, end) in enumerate(_spans(result.rollbacks, origin)):
             axis.axvspan(start, end, color="#757575", alpha=0.25, lw=0, label="rollback" if i == 0 else None)
         axis.grid(True, alpha=0.3)

@@ -13,6 +13,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _live(seconds: float | None) -> str:
+    return "" if seconds is None else f" (live {fmt_s(seconds)})"
+
+
 def render_markdown(results: Sequence[ExperimentResult], title: str) -> str:
     passed = sum(1 for r in results if r.passed)
     lines = [
@@ -40,7 +44,7 @@ def render_markdown(results: Sequence[ExperimentResult], title: str) -> str:
         if r.faults or r.ledger_faults:
             lines += ["Faults injected:", ""]
             lines += [f"- `{f.name}` {f.provider} {f.arguments} ({f.status})" for f in r.faults]
-            lines += [f"- ledger: {_cell(d)}" for d in r.ledger_faults]
+            lines += [f"- ledger: {_cell(d.description)}{_live(d.live_s)}" for d in r.ledger_faults]
             lines.append("")
         lines += [f"_Note: {_cell(n)}_" for n in r.notes]
     return "\n".join(lines).rstrip() + "\n"

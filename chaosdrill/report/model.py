@@ -24,6 +24,7 @@ __all__ = [
     "ExperimentResult",
     "FailedProbe",
     "FaultRecord",
+    "LedgerFault",
     "Window",
     "availability_of",
     "load_result",
@@ -61,6 +62,22 @@ class FaultRecord:
 
 
 @dataclass(frozen=True)
+class LedgerFault:
+    """A fault as the ledger control recorded it: when it went live and when it was reverted."""
+
+    description: str
+    injected_at: float | None = None
+    reverted_at: float | None = None
+    how: str = ""
+
+    @property
+    def live_s(self) -> float | None:
+        if self.injected_at is None or self.reverted_at is None:
+            return None
+        return self.reverted_at - self.injected_at
+
+
+@dataclass(frozen=True)
 class FailedProbe:
     phase: str
     name: str
@@ -79,7 +96,7 @@ class ExperimentResult:
     failed_probes: tuple[FailedProbe, ...] = ()
     faults: tuple[FaultRecord, ...] = ()
     rollbacks: tuple[FaultRecord, ...] = ()
-    ledger_faults: tuple[str, ...] = ()
+    ledger_faults: tuple[LedgerFault, ...] = ()
     windows: tuple[Window, ...] = ()
     availability: float | None = None
     p99_ms: float | None = None
@@ -187,13 +204,24 @@ def _actions(entries: Sequence[Mapping[str, Any]] | None, phase: str) -> list[Fa
     return out
 
 
-def _ledger_faults(extra: Mapping[str, Any]) -> list[str]:
-    out: list[str] = []
+def _seconds(raw: Any) -> float | None:
+    return float(raw) if isinstance(raw, int | float) else None
+
+
+def _ledger_faults(extra: Mapping[str, Any]) -> list[LedgerFault]:
+    out: list[LedgerFault] = []
     for fault in extra.get("faults") or []:
         if isinstance(fault, Mapping):
-            out.append(str(fault.get("description") or fault.get("kind") or fault))
+            out.append(
+                LedgerFault(
+                    description=str(fault.get("description") or fault.get("kind") or fault),
+                    injected_at=_seconds(fault.get("injected_at")),
+                    reverted_at=_seconds(fault.get("reverted_at")),
+                    how=str(fault.get("how") or ""),
+                )
+            )
         else:
-            out.append(str(fault))
+            out.append(LedgerFault(str(fault)))
     return out
 
 

@@ -102,7 +102,17 @@ def _journal(tmp: Path, *, expect: str, deviated: bool, measurements: Path | Non
         },
         "run": [_activity("action", "add-latency", T0 + 2, T0 + 2.1)],
         "rollbacks": [_activity("action", "remove-latency", T0 + 7, T0 + 7.1)],
-        "chaosdrill": {"run_id": "r1", "faults": [{"description": "300 ms on dc1-az-a-replicas"}]},
+        "chaosdrill": {
+            "run_id": "r1",
+            "faults": [
+                {
+                    "description": "300 ms on dc1-az-a-replicas",
+                    "injected_at": T0 + 2.05,
+                    "reverted_at": T0 + 7.05,
+                    "how": "rollback",
+                }
+            ],
+        },
     }
     if measurements is not None:
         journal["chaosdrill"]["measurements"] = str(measurements)
@@ -150,7 +160,9 @@ def test_result_from_journal(run_dir: Path) -> None:
     assert not result.passed
     assert [p.name for p in result.failed_probes] == ["p99-below-500ms"]
     assert [f.name for f in result.faults] == ["add-latency"]
-    assert result.ledger_faults == ("300 ms on dc1-az-a-replicas",)
+    (fault,) = result.ledger_faults
+    assert fault.description == "300 ms on dc1-az-a-replicas"
+    assert fault.live_s == pytest.approx(5.0)
     assert len(result.windows) == 5
 
 
@@ -169,6 +181,7 @@ def test_html_markdown_junit(run_dir: Path, tmp_path: Path) -> None:
     assert "data:image/png;base64,iVBOR" in html  # an inlined PNG, no external fetch
     assert "http://" not in html and "https://" not in html
     assert "add-latency" in html and "p99-below-500ms" in html
+    assert "for 5.0 s (reverted by rollback)" in html
 
     suite = ET.parse(files.junit).getroot()
     assert suite.get("tests") == "2" and suite.get("failures") == "1"
