@@ -11,7 +11,7 @@ the service keeping its promise to everyone else. ``window`` picks the period:
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import evidence
+from chaosdrill import evidence, slo as slo_math
 
 __all__ = ["availability_at_least", "error_budget_consumed_at_most", "latency_percentile_at_most", "measure"]
 
@@ -33,10 +33,11 @@ def measure(
 
 def _served_ratio(window: str, tenants: list[str] | None) -> tuple[float, int]:
     s = evidence.summary(window, _tenants(tenants))
-    served = s.good + s.error  # 429s are excluded: they are the limiter doing its job
-    if served == 0:
+    # 429s are excluded: they are the limiter doing its job.
+    ratio = slo_math.availability(s.good, s.error)
+    if ratio is None:
         raise ActivityFailed(f"no requests completed in window {window!r} for tenants {tenants or 'all'}")
-    return s.good / served, served
+    return ratio, s.good + s.error
 
 
 def availability_at_least(
@@ -90,7 +91,7 @@ def error_budget_consumed_at_most(
 ) -> bool:
     """Assert the errors over ``window`` used at most ``max_fraction`` of the budget (1 - slo)."""
     ratio, n = _served_ratio(window, tenants)
-    consumed = (1.0 - ratio) / (1.0 - slo)
+    consumed = slo_math.budget_consumed(ratio, slo)
     if consumed > max_fraction:
         raise ActivityFailed(
             f"error budget of SLO {slo:.3%} consumed {consumed:.2f}x over window {window!r} "

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ class Gateway:
         self.redis: aioredis.Redis | None = None
         self.redis_address = ""
         self.in_flight = 0
+        self._rng = random.Random()
         self.session: aiohttp.ClientSession | None = None
         reg = self.registry = CollectorRegistry()
         self.m_requests = Counter("gateway_requests_total", "Answers by outcome", ["outcome", "tenant"], registry=reg)
@@ -129,23 +131,26 @@ class Gateway:
 
     # -- balancing -------------------------------------------------------------------------
     def _pick(self, exclude: set[str]) -> Slot | None:
+        """Least connections; ties broken at random, as nginx does, so that an idle
+        service does not pile every request onto the first replica it lists."""
         now = time.monotonic()
-        best: Slot | None = None
-        for pool in self.pools.values():
-            for slot in pool.slots.values():
-                if slot.address in exclude or slot.ejected_until > now:
-                    continue
-                if best is None or slot.in_flight < best.in_flight:
-                    best = slot
-        if best is None:
+        candidates = [
+            slot
+            for pool in self.pools.values()
+            for slot in pool.slots.values()
+            if slot.address not in exclude and slot.ejected_until <= now
+        ]
+        if not candidates:
             return None
+        fewest = min(s.in_flight for s in candidates)
+        best = self._rng.choice([s for s in candidates if s.in_flight == fewest])
         breaker = self.pools[best.pool].breaker
         before = breaker.state
-        if not breaker.allow():
-            self._note_transition(best.pool, before)
+        allowed = breaker.allow()
+        self._note_transition(best.pool, before)
+        if not allowed:
             # That pool refuses; try the others, excluding all of its slots.
             return self._pick(exclude | set(self.pools[best.pool].slots))
-        self._note_transition(best.pool, before)
         return best
 
     def _note_transition(self, pool: str, before: BreakerState) -> None:

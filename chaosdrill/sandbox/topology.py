@@ -94,7 +94,7 @@ class AutoscalerSpec:
     min_replicas: int = 2
     max_replicas: int = 5
     period_s: float = 2.0
-    scale_down_stabilization_s: float = 20.0
+    scale_down_stabilization_s: float = 10.0  # Kubernetes: 300 s; the sandbox compresses time
 
 
 @dataclass(frozen=True)

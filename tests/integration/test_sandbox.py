@@ -1,0 +1,207 @@
+"""The sandbox as real processes: topology, routing, defences, metrics, faults through
+the driver, and the promise that `down` leaves nothing behind."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from chaosdrill.errors import ActivityFailed, BadInput
+from chaosdrill.ledger import default_ledger
+from chaosdrill.sandbox import lifecycle
+from chaosdrill.targets import sandbox as driver
+from chaosdrill.targets.toxiproxy import ToxiproxyClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+def call(url: str, user: str, tenant: str = "t1", priority: str = "interactive") -> requests.Response:
+    return requests.post(
+        f"{url}/v1/generate",
+        json={"prompt": "hello", "max_tokens": 8},
+        headers={"X-User": user, "X-Tenant": tenant, "X-Priority": priority},
+        timeout=10,
+    )
+
+
+def all_toxics(state: dict[str, Any]) -> dict[str, list[Any]]:
+    client = ToxiproxyClient(state["toxiproxy"]["api"])
+    return {name: list(p.toxics) for name, p in client.proxies().items() if p.toxics}
+
+
+def test_topology_is_three_dcs_two_azs_two_replicas(sandbox: dict[str, Any]) -> None:
+    st = lifecycle.status()
+    assert st["up"]
+    assert sorted(st["replicas"]) == [f"dc{d}/az-{a}" for d in (1, 2, 3) for a in "ab"]
+    assert all(n == 2 for n in st["replicas"].values())
+    proxies = ToxiproxyClient(sandbox["toxiproxy"]["api"]).proxies()
+    assert {"dc1-redis", "dc2-redis", "dc3-redis", "dc1-az-a-replicas-0"} <= set(proxies)
+
+
+def test_edge_routes_users_to_stable_cells(sandbox: dict[str, Any]) -> None:
+    edge = sandbox["edge"]["url"]
+    seen = {}
+    for i in range(30):
+        r = call(edge, f"user-{i}")
+        assert r.status_code == 200, r.text
+        seen[f"user-{i}"] = r.headers["X-Chaosdrill-DC"]
+    assert set(seen.values()) == {"dc1", "dc2", "dc3"}
+    again = {u: call(edge, u).headers["X-Chaosdrill-DC"] for u in list(seen)[:10]}
+    assert again == {u: seen[u] for u in again}
+
+
+def test_every_component_serves_metrics(sandbox: dict[str, Any]) -> None:
+    urls = [sandbox["edge"]["url"], sandbox["autoscaler"]["url"], sandbox["supervisor"]["api"]]
+    urls += [info["gateway"]["url"] for info in sandbox["dcs"].values()]
+    state = lifecycle.require_state()
+    urls += [
+        f"http://127.0.0.1:{slot['replica']['port']}"
+        for info in state["dcs"].values()
+        for pool in info["azs"].values()
+        for slot in pool["slots"]
+        if slot.get("replica")
+    ]
+    for url in urls:
+        body = requests.get(f"{url}/metrics", timeout=5).text
+        assert "# HELP" in body, url
+    gw = requests.get(f"{sandbox['dcs']['dc1']['gateway']['url']}/metrics", timeout=5).text
+    assert "gateway_breaker_state" in gw and "gateway_requests_total" in gw
+
+
+def test_rate_limit_answers_429_with_retry_after_never_5xx(sandbox: dict[str, Any]) -> None:
+    gw = sandbox["dcs"]["dc2"]["gateway"]["url"]
+    with ThreadPoolExecutor(max_workers=60) as pool:  # ~100 ms per answer: be concurrent to exceed 40/s
+        codes = list(pool.map(lambda i: call(gw, f"u{i}", tenant="burst"), range(120)))
+    limited = [r for r in codes if r.status_code == 429]
+    assert limited, "the burst tenant (40 req/s, burst 30) must be limited"
+    assert all(r.headers.get("Retry-After", "").isdigit() for r in limited)
+    assert not [r for r in codes if r.status_code >= 500]
+
+
+def test_unknown_link_raises_and_injects_nothing(sandbox: dict[str, Any]) -> None:
+    before = len(default_ledger().history())
+    with pytest.raises(ActivityFailed, match="no sandbox link matches"):
+        driver.add_toxic("dc9", "az-a", "replicas", "chaosdrill-latency", "latency", {"latency": 100})
+    with pytest.raises(ActivityFailed, match="no sandbox link matches"):
+        driver.add_toxic("dc1", "az-a", "replicaz", "chaosdrill-latency", "latency", {"latency": 100})
+    assert all_toxics(sandbox) == {}
+    assert len(default_ledger().history()) == before
+
+
+def test_latency_fault_is_recorded_verified_and_reverted(sandbox: dict[str, Any]) -> None:
+    result = driver.add_toxic("dc3", "az-b", "replicas", "chaosdrill-latency", "latency", {"latency": 300})
+    try:
+        assert default_ledger().active(driver="sandbox")[0].id == result["fault_id"]
+        toxics = all_toxics(sandbox)
+        assert sorted(toxics) == sorted(result["proxies"]) and len(toxics) == 5
+        # Observed at the replica through its proxy.
+        slot = next(
+            s for s in lifecycle.require_state()["dcs"]["dc3"]["azs"]["az-b"]["slots"] if s.get("replica")
+        )
+        t0 = time.perf_counter()
+        requests.get(f"http://{slot['listen']}/healthz", timeout=5)
+        assert time.perf_counter() - t0 >= 0.29
+    finally:
+        out = driver.remove_toxic("dc3", "az-b", "replicas", "chaosdrill-latency")
+    assert out["ledger_entries_closed"] == 1
+    assert all_toxics(sandbox) == {}
+    assert default_ledger().active(driver="sandbox") == []
+
+
+def test_breaker_trips_and_fallback_is_marked(sandbox: dict[str, Any]) -> None:
+    gw = sandbox["dcs"]["dc1"]["gateway"]["url"]
+    assert call(gw, "warm").status_code == 200  # fills the cache for this prompt
+    driver.add_toxic("dc1", "*", "replicas", "chaosdrill-blackhole", "timeout", {"timeout": 0})
+    try:
+        # Concurrent, so the breaker sees its minimum volume inside its window.
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            answers = list(pool.map(lambda i: call(gw, f"u{i}", tenant=f"t{i}"), range(40)))
+        assert all(r.status_code == 200 for r in answers), [r.status_code for r in answers]
+        degraded = [r for r in answers if "X-Chaosdrill-Degraded" in r.headers]
+        assert degraded, "with every replica blackholed the gateway must degrade"
+        for r in degraded:
+            body = r.json()
+            assert body["degraded"] == r.headers["X-Chaosdrill-Degraded"] in ("cache", "busy")
+        states = requests.get(f"{gw}/admin/state", timeout=5).json()["breakers"]
+        assert "open" in {s["state"] for s in states.values()}
+    finally:
+        driver.remove_toxic("dc1", "*", "replicas", "chaosdrill-blackhole")
+
+
+def test_defences_off_turn_failures_into_5xx_and_are_restored(sandbox: dict[str, Any]) -> None:
+    gw = sandbox["dcs"]["dc3"]["gateway"]["url"]
+    driver.set_defences("dc3", {"fallback": False, "breaker": False})
+    driver.add_toxic("dc3", "*", "replicas", "chaosdrill-blackhole", "timeout", {"timeout": 0})
+    try:
+        r = call(gw, "x")
+        assert r.status_code == 504
+    finally:
+        driver.remove_toxic("dc3", "*", "replicas", "chaosdrill-blackhole")
+        driver.unset_defences("dc3")
+    assert requests.get(f"{gw}/admin/state", timeout=5).json()["defences"] == {
+        "rate_limit": True,
+        "breaker": True,
+        "fallback": True,
+    }
+
+
+def test_kill_replicas_then_supervisor_replaces_them(sandbox: dict[str, Any]) -> None:
+    killed = driver.kill_replicas("dc=dc2,az=az-b", count=1, percentage=None)
+    assert len(killed["killed"]) == 1
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        st = lifecycle.status()
+        names = {
+            s["replica"]["name"]
+            for s in lifecycle.require_state()["dcs"]["dc2"]["azs"]["az-b"]["slots"]
+            if s.get("replica")
+        }
+        if st["replicas"]["dc2/az-b"] == 2 and killed["killed"][0] not in names:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the killed replica was not replaced within 15 s")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"selector": "dc=dc1", "count": -1, "percentage": None}, BadInput),
+        ({"selector": "dc=dc1", "count": None, "percentage": 150.0}, BadInput),
+        ({"selector": "dc=dc1", "count": 1, "percentage": 10.0}, BadInput),
+        ({"selector": "dc", "count": 1, "percentage": None}, BadInput),
+        ({"selector": "dc=dc9", "count": 1, "percentage": None}, ActivityFailed),
+        ({"selector": "dc=dc1", "count": None, "percentage": 100.0, "max_percentage": 50.0}, ActivityFailed),
+    ],
+)
+def test_kill_bad_input_kills_nothing(sandbox: dict[str, Any], kwargs: dict[str, Any], error: type) -> None:
+    pids = set(lifecycle.require_state()["pids"])
+    with pytest.raises(error):
+        driver.kill_replicas(**kwargs)
+    assert set(lifecycle.require_state()["pids"]) == pids
+
+
+def test_down_after_supervisor_kill_leaves_no_process(tmp_path: Path) -> None:
+    """A second, separate sandbox: SIGKILL its supervisor, then `down` must still clean up."""
+    env = dict(os.environ, CHAOSDRILL_HOME=str(tmp_path))
+    cli = [sys.executable, "-m", "chaosdrill.cli"]
+    subprocess.run([*cli, "sandbox", "up"], env=env, check=True, capture_output=True, timeout=90)
+    state = json.loads((tmp_path / "sandbox" / "state.json").read_text())
+    pids = state["pids"]
+    assert len(pids) >= 20
+    os.kill(state["supervisor"]["pid"], signal.SIGKILL)
+    down = subprocess.run([*cli, "sandbox", "down"], env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stderr
+    time.sleep(0.5)
+    alive = [p for p in pids if lifecycle._alive(p)]
+    assert alive == []
+    st = subprocess.run([*cli, "sandbox", "status", "--json"], env=env, capture_output=True, text=True, timeout=30)
+    assert json.loads(st.stdout) == {"up": False} and st.returncode == 1

@@ -1,0 +1,61 @@
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import chaosdrill.targets as targets
+from chaosdrill.ledger import Fault, Ledger
+
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
+
+
+def fault(key: str = "k", run_id: str | None = "r1") -> Fault:
+    return Fault(driver="test", kind="latency", key=key, description="d", revert={"x": 1}, run_id=run_id)
+
+
+def test_record_then_revert(tmp_path: Path) -> None:
+    led = Ledger(tmp_path / "l.jsonl")
+    a, b = led.record(fault("a")), led.record(fault("b"))
+    assert [f.key for f in led.replay()] == ["a", "b"]
+    led.mark_reverted(a.id)
+    assert [f.key for f in led.replay()] == ["b"]
+    hist = {r.fault.key: r for r in led.history()}
+    assert hist["a"].reverted_at is not None and hist["a"].how == "rollback"
+    assert hist["b"].reverted_at is None
+    assert led.active(key="b")[0].id == b.id
+    assert led.active(run_id="other") == []
+
+
+def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "l.jsonl"
+    led = Ledger(path)
+    led.record(fault("a"))
+    with open(path, "a") as fh:
+        fh.write('{"op": "inject", "id": "half')
+    assert [f.key for f in Ledger(path).replay()] == ["a"]
+
+
+def test_inject_reverts_when_apply_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    led = Ledger(tmp_path / "l.jsonl")
+    reverted: list[dict[str, Any]] = []
+    monkeypatch.setattr(targets, "revert", lambda f: reverted.append(f.revert))
+
+    def boom() -> None:
+        assert len(led.replay()) == 1, "the fault must be on disk before it is applied"
+        raise RuntimeError("injection failed")
+
+    with pytest.raises(RuntimeError):
+        targets.inject(fault(), boom, ledger=led)
+    assert reverted == [{"x": 1}]
+    assert led.replay() == []
+    assert led.history()[0].how == "injection-failed"
+
+
+def test_rollback_closes_matching_entries_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    led = Ledger(tmp_path / "l.jsonl")
+    monkeypatch.setattr(targets, "revert", lambda f: None)
+    led.record(fault("a"))
+    led.record(fault("a"))
+    led.record(fault("b"))
+    assert targets.rollback("test", "a", ledger=led) == 2
+    assert [f.key for f in led.replay()] == ["b"]
