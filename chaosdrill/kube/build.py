@@ -252,7 +252,7 @@ def _write_wrapper(recipe: Recipe, wrapper: str, root: Path, progress: Progress)
     root.mkdir(parents=True, exist_ok=True)
     gomod = _go_mod_json(wrapper, recipe.spec.version, root, progress)
     lines = [f"module chaosdrill.local/{recipe.name}-wrapper", "", f"go {gomod.get('Go') or '1.26'}", ""]
-    lines += [f"godebug {d['Key']}={d['Value']}" for d in gomod.get("Godebug") or []]
+    lines += [f"godebug {d['Key']}={d['Value']}" for d in gomod.get("GoDebug") or []]
     lines += ["", f"require {wrapper} {recipe.spec.version}", ""]
     if recipe.staging:
         replaces = staging_replacements(gomod, recipe.staging)

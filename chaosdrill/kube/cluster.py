@@ -98,7 +98,12 @@ class Topology:
                 "kind": "Node",
                 "metadata": {
                     "name": name,
-                    "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "annotations": {
+                        "kwok.x-k8s.io/node": "fake",
+                        "node.alpha.kubernetes.io/ttl": "0",
+                        # metrics-server scrapes this path on kwok's server instead of a kubelet's.
+                        "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{name}/metrics/resource",
+                    },
                     "labels": {
                         "kubernetes.io/hostname": name,
                         "kubernetes.io/os": "linux",
@@ -221,10 +226,27 @@ def _write_config(bins: build.Binaries) -> Path:
         # limits in the controllers would measure the limiter, not the control plane.
         "disableQPSLimits": True,
     }
+    # A drill wants to see the HPA move within a minute, not at the production cadence:
+    # sync every 5s (default 15s) and scrape usage every 10s (kwokctl's default 15s).
+    patches = [
+        {
+            "name": "kube-controller-manager",
+            "extraArgs": [{"key": "horizontal-pod-autoscaler-sync-period", "value": "5s"}],
+        },
+        {
+            "name": "metrics-server",
+            # metrics-server insists the resolution exceeds its kubelet request timeout (10s).
+            "extraArgs": [
+                {"key": "metric-resolution", "value": "10s", "override": True},
+                {"key": "kubelet-request-timeout", "value": "5s"},
+            ],
+        },
+    ]
     config = {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": options,
+        "componentsPatches": patches,
     }
     path = root / "kwokctl.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=True), encoding="utf-8")
@@ -363,6 +385,19 @@ def _metrics_available() -> bool:
     return any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
 
 
+def _lay_out(topo: Topology, say: Progress, timeout_s: float) -> None:
+    nodes = topo.node_manifests()
+    kubectl(["apply", "-f", "-"], stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
+    _wait(f"{len(nodes)} Ready nodes", lambda: _nodes_ready(len(nodes)), timeout_s)
+    say(f"{len(nodes)} nodes ready: {topo.dcs} DCs x {topo.zones_per_dc} zones x {topo.nodes_per_zone} nodes")
+    _wait("the metrics.k8s.io API", _metrics_available, timeout_s)
+    say("metrics-server available")
+    _state_file().write_text(
+        json.dumps({"topology": asdict(topo), "kubeconfig": str(kubeconfig_path()), "context": CONTEXT}),
+        encoding="utf-8",
+    )
+
+
 def up(
     topology: Topology | None = None, progress: Progress | None = None, timeout_s: float = 180
 ) -> ClusterStatus:
@@ -389,16 +424,12 @@ def up(
             down(say)
             raise ToolError(f"kwokctl create cluster failed:\n{tail}")
         say(f"control plane up in {time.monotonic() - start:.1f}s")
-    nodes = topo.node_manifests()
-    kubectl(["apply", "-f", "-"], stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
-    _wait(f"{len(nodes)} Ready nodes", lambda: _nodes_ready(len(nodes)), timeout_s)
-    say(f"{len(nodes)} nodes ready: {topo.dcs} DCs x {topo.zones_per_dc} zones x {topo.nodes_per_zone} nodes")
-    _wait("the metrics.k8s.io API", _metrics_available, timeout_s)
-    say("metrics-server available")
-    _state_file().write_text(
-        json.dumps({"topology": asdict(topo), "kubeconfig": str(kubeconfig_path()), "context": CONTEXT}),
-        encoding="utf-8",
-    )
+    try:
+        _lay_out(topo, say, timeout_s)
+    except BaseException:
+        if not current.running:  # we started it: leave nothing half-up behind
+            down(say)
+        raise
     return status()
 
 
