@@ -329,7 +329,7 @@ def _inject(
         kind=kind,
         key=f"{kind}/{target.context}/{key}",
         description=description,
-        revert=target.revert_args(op=kind, **revert_args),
+        revert=target.revert_args(**{"op": kind, **revert_args}),
     )
     return targets.inject(fault, apply)
 

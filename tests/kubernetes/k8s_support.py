@@ -1,0 +1,57 @@
+"""Helpers shared by the Kubernetes tests (kept out of conftest so test modules can import them)."""
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosdrill.kube import cluster
+
+REPO = Path(__file__).resolve().parents[2]
+NAMESPACE = "llm"
+SERVICE_PODS = 9  # 3 DCs x HPA minimum 3
+
+
+@dataclass(frozen=True)
+class Cluster:
+    home: Path
+    kubeconfig: Path
+    context: str
+
+    def configuration(self, **more: Any) -> dict[str, Any]:
+        return {
+            "chaosdrill_target": "kubernetes",
+            "kube_context": self.context,
+            "kubeconfig": str(self.kubeconfig),
+            "chaosdrill_allow_namespaces": [NAMESPACE],
+            **more,
+        }
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, CHAOSDRILL_HOME=str(self.home), KUBECONFIG=str(self.kubeconfig))
+
+    def kubectl_json(self, *args: str) -> Any:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("CHAOSDRILL_HOME", str(self.home))
+            return json.loads(cluster.kubectl([*args, "-o", "json"]))
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("CHAOSDRILL_HOME", str(self.home))
+            return cluster.kubectl(list(args), stdin=stdin)
+
+
+def wait_ready(kc: Cluster, selector: str, want: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    ready = 0
+    while time.monotonic() < deadline:
+        deps = kc.kubectl_json("get", "deployments", "-n", NAMESPACE, "-l", selector)["items"]
+        ready = sum(int(d.get("status", {}).get("readyReplicas") or 0) for d in deps)
+        if ready >= want:
+            return
+        time.sleep(1)
+    raise AssertionError(f"{selector}: only {ready} of {want} replicas ready after {timeout_s}s")

@@ -1,0 +1,91 @@
+"""``chaosdrill cluster up|status|down`` end to end, on a cluster of its own.
+
+Runs before the shared session cluster starts; uses a one-node layout to stay cheap.
+Also proves with kwokctl's own --dry-run that bringing the cluster up downloads nothing.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chaosdrill.kube import build, cluster
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def _cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CHAOSDRILL_HOME=str(home))
+    return subprocess.run(
+        [sys.executable, "-m", "chaosdrill.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def test_dry_run_downloads_nothing(
+    kube_binaries: build.Binaries, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAOSDRILL_HOME", str(tmp_path))
+    plan = cluster.dry_run()
+    # kwokctl prints "# Download SRC to DEST" for every binary or manifest it fetches;
+    # a local source is only copied. Nothing may come from the network.
+    downloads = re.findall(r"^# Download (\S+) ", plan, flags=re.M)
+    assert downloads, plan  # the plan does list its binaries, so the check below is not vacuous
+    assert not [d for d in downloads if "://" in d], plan
+    for src in downloads:
+        assert Path(src).is_file(), src
+    assert "kubectl kustomize" in plan or "Build" in plan  # the metrics-server manifest is local
+    assert "metrics-server" in plan
+    assert not re.search(r"(?m)^(curl|wget) ", plan)
+
+
+def test_up_status_down_leaves_no_process(kube_binaries: build.Binaries, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        up = _cli(home, "cluster", "up", "--dcs", "1", "--zones-per-dc", "2", "--nodes-per-zone", "1")
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = _cli(home, "cluster", "status", "--json")
+        assert status.returncode == 0, status.stdout + status.stderr
+        report = json.loads(status.stdout)
+        assert report["running"] is True
+        assert set(report["components"]) >= {
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kwok-controller",
+            "metrics-server",
+        }
+        assert report["topology"]["dcs"] == 1
+        assert Path(report["kubeconfig"]).is_relative_to(home)
+        pids = [int(p.read_text()) for p in (home / "cluster" / "kwok" / "clusters").glob("*/pids/*.pid")]
+        assert pids and all(_alive(p) for p in pids)
+    finally:
+        down = _cli(home, "cluster", "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not [p for p in pids if _alive(p)]
+    after = _cli(home, "cluster", "status")
+    assert after.returncode == 1
+    assert "not running" in after.stdout
+
+
+def test_up_refuses_a_bad_topology(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "cluster", "up", "--dcs", "0")
+    assert result.returncode == 2
+    assert "dcs" in result.stderr
