@@ -7,7 +7,14 @@ from chaosdrill.activity import check_dc_allowed
 from chaosdrill.errors import BadInput
 from chaosdrill.targets import sandbox
 
-__all__ = ["add_blackhole", "add_reset_peer", "disable_links", "enable_links", "remove_blackhole", "remove_reset_peer"]
+__all__ = [
+    "add_blackhole",
+    "add_reset_peer",
+    "disable_links",
+    "enable_links",
+    "remove_blackhole",
+    "remove_reset_peer",
+]
 
 BLACKHOLE_TOXIC = "chaosdrill-blackhole"
 RESET_TOXIC = "chaosdrill-reset"

@@ -33,5 +33,7 @@ def kill_pods(
     if target_of(configuration) is Target.KUBERNETES:
         from chaosdrill.targets import kubernetes
 
-        return kubernetes.kill_pods(selector, namespace, count, percentage, grace_period_s, configuration or {})
+        return kubernetes.kill_pods(
+            selector, namespace, count, percentage, grace_period_s, configuration or {}
+        )
     return sandbox.kill_replicas(selector, count, percentage, max_percentage(configuration))

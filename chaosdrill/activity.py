@@ -19,9 +19,13 @@ def max_percentage(configuration: Mapping[str, Any] | None, default: float = 100
     try:
         value = float(raw)
     except (TypeError, ValueError) as e:
-        raise BadInput("<experiment>", "configuration.chaosdrill_max_percentage", f"not a number: {raw!r}") from e
+        raise BadInput(
+            "<experiment>", "configuration.chaosdrill_max_percentage", f"not a number: {raw!r}"
+        ) from e
     if not 0 <= value <= 100:
-        raise BadInput("<experiment>", "configuration.chaosdrill_max_percentage", f"must be within 0..100, got {value}")
+        raise BadInput(
+            "<experiment>", "configuration.chaosdrill_max_percentage", f"must be within 0..100, got {value}"
+        )
     return value
 
 

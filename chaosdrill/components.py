@@ -26,7 +26,9 @@ def breaker_transitions(dc: str, pool: str) -> list[tuple[float, str]]:
     elif pool in gw["breakers"]:
         raw = gw["breakers"][pool]["transitions"]
     else:
-        raise ActivityFailed(f"gateway {dc} has no breaker {pool!r}; it has {sorted(gw['breakers'])} and redis")
+        raise ActivityFailed(
+            f"gateway {dc} has no breaker {pool!r}; it has {sorted(gw['breakers'])} and redis"
+        )
     return [(float(t["at"]), str(t["state"])) for t in raw]
 
 

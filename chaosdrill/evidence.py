@@ -69,7 +69,9 @@ def fault_anchor(kind: str | None = None) -> Anchor:
     """The latest fault of this run (of ``kind``), or ActivityFailed if there was none."""
     found = faults(kind)
     if not found:
-        raise ActivityFailed(f"no {kind or ''} fault was injected in this run, so there is nothing to time against")
+        raise ActivityFailed(
+            f"no {kind or ''} fault was injected in this run, so there is nothing to time against"
+        )
     last = found[-1]
     return Anchor(last.fault.at, last.reverted_at, last.fault.description)
 
@@ -95,7 +97,9 @@ def summary(
     fault_kind: str | None = None,
 ) -> Summary:
     since, until = window_bounds(window, fault_kind)
-    return aggregate(read_windows(measurements_file()), since=since, until=until, streams=streams, tenants=tenants)
+    return aggregate(
+        read_windows(measurements_file()), since=since, until=until, streams=streams, tenants=tenants
+    )
 
 
 def describe(s: Summary) -> dict[str, Any]:

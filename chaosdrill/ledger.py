@@ -124,9 +124,7 @@ class Ledger:
                     injected[rec["id"]] = Fault(**rec)
                 elif op == "reverted":
                     reverted.setdefault(rec["id"], (float(rec["at"]), str(rec.get("how", ""))))
-        return [
-            FaultRecord(f, *(reverted[f.id] if f.id in reverted else (None, None))) for f in injected.values()
-        ]
+        return [FaultRecord(f, *reverted.get(f.id, (None, None))) for f in injected.values()]
 
     def replay(self) -> list[Fault]:
         """The faults still active (recorded and never reverted), oldest first."""

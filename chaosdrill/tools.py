@@ -79,7 +79,9 @@ TOXIPROXY = ToolSpec(
 def _go() -> str:
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if go is None:
-        raise ToolError("Go is not installed: chaosdrill builds its pinned tools from source with `go install`")
+        raise ToolError(
+            "Go is not installed: chaosdrill builds its pinned tools from source with `go install`"
+        )
     return go
 
 

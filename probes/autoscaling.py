@@ -10,7 +10,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosdrill import components, evidence
 
-__all__ = ["replicas_recovered_within", "replicas_reached", "replicas_settled"]
+__all__ = ["replicas_reached", "replicas_recovered_within", "replicas_settled"]
 
 
 def _scaled(pool: str) -> list[dict[str, Any]]:
@@ -44,7 +44,9 @@ def replicas_reached(
         raise ActivityFailed(f"pool {pool} never reached {at_least} replicas after the fault (peak: {peak})")
     delay = ups[0]["at"] - anchor.injected_at
     if delay > within_s:
-        raise ActivityFailed(f"pool {pool} reached {at_least} replicas after {delay:.1f}s, later than {within_s:g}s")
+        raise ActivityFailed(
+            f"pool {pool} reached {at_least} replicas after {delay:.1f}s, later than {within_s:g}s"
+        )
     return {"ok": True, "pool": pool, "replicas": ups[0]["to"], "after_s": delay}
 
 
@@ -102,7 +104,11 @@ def replicas_recovered_within(
         t0 = record.fault.at
         exited = [e for e in events if e["type"] == "exited" and e["at"] >= t0 - 0.5]
         for ex in exited:
-            started = [e for e in events if e["type"] == "started" and e["pool"] == ex["pool"] and e["at"] >= ex["at"]]
+            started = [
+                e
+                for e in events
+                if e["type"] == "started" and e["pool"] == ex["pool"] and e["at"] >= ex["at"]
+            ]
             if not started:
                 raise ActivityFailed(f"replica {ex['name']} in {ex['pool']} was never replaced")
             worst = max(worst, started[0]["at"] - t0)

@@ -24,12 +24,16 @@ def breaker_opened_within(
     if evidence.before_method():
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
     anchor = evidence.fault_anchor(fault_kind)
-    opened = [t for t, s in components.breaker_transitions(dc, pool) if s == "open" and t >= anchor.injected_at]
+    opened = [
+        t for t, s in components.breaker_transitions(dc, pool) if s == "open" and t >= anchor.injected_at
+    ]
     if not opened:
         raise ActivityFailed(f"breaker {dc}/{pool} never opened after the fault ({anchor.description})")
     delay = opened[0] - anchor.injected_at
     if delay > within_s:
-        raise ActivityFailed(f"breaker {dc}/{pool} opened {delay:.2f}s after the fault, later than {within_s:g}s")
+        raise ActivityFailed(
+            f"breaker {dc}/{pool} opened {delay:.2f}s after the fault, later than {within_s:g}s"
+        )
     return {"ok": True, "breaker": f"{dc}/{pool}", "opened_after_s": delay}
 
 
@@ -53,8 +57,12 @@ def breaker_closed_within(
     closed = [t for t, s in transitions if s == "closed" and t >= anchor.reverted_at]
     current = transitions[-1][1] if transitions else "closed"
     if not closed or current != "closed":
-        raise ActivityFailed(f"breaker {dc}/{pool} is {current} and has not closed since the fault was reverted")
+        raise ActivityFailed(
+            f"breaker {dc}/{pool} is {current} and has not closed since the fault was reverted"
+        )
     delay = closed[0] - anchor.reverted_at
     if delay > within_s:
-        raise ActivityFailed(f"breaker {dc}/{pool} closed {delay:.2f}s after recovery, later than {within_s:g}s")
+        raise ActivityFailed(
+            f"breaker {dc}/{pool} closed {delay:.2f}s after recovery, later than {within_s:g}s"
+        )
     return {"ok": True, "breaker": f"{dc}/{pool}", "closed_after_s": delay}

@@ -59,7 +59,9 @@ def cache_bypassed(
     if evidence.before_method():
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
     anchor = evidence.fault_anchor(None)
-    opened = [t for t, s in components.breaker_transitions(dc, "redis") if s == "open" and t >= anchor.injected_at]
+    opened = [
+        t for t, s in components.breaker_transitions(dc, "redis") if s == "open" and t >= anchor.injected_at
+    ]
     if not opened or opened[0] - anchor.injected_at > within_s:
         seen = "never" if not opened else f"after {opened[0] - anchor.injected_at:.2f}s"
         raise ActivityFailed(f"the {dc} gateway's Redis breaker opened {seen}; expected within {within_s:g}s")

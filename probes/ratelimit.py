@@ -23,7 +23,9 @@ def tenant_rate_limited(
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
     s = evidence.summary(window, [tenant])
     if s.rejected < min_rejected:
-        raise ActivityFailed(f"tenant {tenant} got {s.rejected} 429s in window {window!r}, expected >= {min_rejected}")
+        raise ActivityFailed(
+            f"tenant {tenant} got {s.rejected} 429s in window {window!r}, expected >= {min_rejected}"
+        )
     if s.rejected_without_retry_after:
         raise ActivityFailed(f"{s.rejected_without_retry_after} of tenant {tenant}'s 429s lacked Retry-After")
     ratio = s.error / s.completed if s.completed else 0.0

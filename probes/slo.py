@@ -11,7 +11,8 @@ the service keeping its promise to everyone else. ``window`` picks the period:
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import evidence, slo as slo_math
+from chaosdrill import evidence
+from chaosdrill import slo as slo_math
 
 __all__ = ["availability_at_least", "error_budget_consumed_at_most", "latency_percentile_at_most", "measure"]
 

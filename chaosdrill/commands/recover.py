@@ -32,8 +32,10 @@ def _recover(args: argparse.Namespace) -> int:
         print(f"recover: no active faults in {ledger.path}")
         return 0
     for f in active:
-        print(f"  {'would revert' if args.dry_run else 'reverting'}: [{f.driver}] {f.description} "
-              f"(injected {_when(f.at)}, run {f.run_id or '-'})")
+        print(
+            f"  {'would revert' if args.dry_run else 'reverting'}: [{f.driver}] {f.description} "
+            f"(injected {_when(f.at)}, run {f.run_id or '-'})"
+        )
     if args.dry_run:
         print(f"recover: {len(active)} active fault(s); nothing touched (--dry-run)")
         return 0

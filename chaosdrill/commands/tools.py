@@ -21,7 +21,9 @@ def _install(args: argparse.Namespace) -> int:
         print(f"tools: {msg}", flush=True)
 
     tools.ensure(tools.TOXIPROXY, say)
-    tools.find_system_binary("redis-server", "install it with `apt-get install redis-server` (make setup does)")
+    tools.find_system_binary(
+        "redis-server", "install it with `apt-get install redis-server` (make setup does)"
+    )
     say("redis-server: found")
     if args.kubernetes:
         from chaosdrill.kube import build

@@ -63,7 +63,10 @@ def sweep(how: str) -> dict[str, Any]:
 
 def run_summary() -> dict[str, Any]:
     run_id = os.environ.get(RUN_ID_ENV, "")
-    return {"run_id": run_id, "faults": [r.to_dict() for r in default_ledger().of_run(run_id)] if run_id else []}
+    return {
+        "run_id": run_id,
+        "faults": [r.to_dict() for r in default_ledger().of_run(run_id)] if run_id else [],
+    }
 
 
 def after_experiment_control(context: Any, state: Any = None, **_kwargs: Any) -> None:

@@ -67,13 +67,17 @@ def before_experiment_control(
     """Start the load worker and wait out the warm-up."""
     global _handle
     if not isinstance(profile, dict):
-        raise BadInput("<experiment>", "controls[chaosdrill-load].provider.arguments.profile", "must be a mapping")
+        raise BadInput(
+            "<experiment>", "controls[chaosdrill-load].provider.arguments.profile", "must be a mapping"
+        )
     spec = {"duration_s": max_duration_s, **profile}
     spec.setdefault("url", _sandbox_url())
     parsed = parse_profile(spec, "<experiment> controls[chaosdrill-load].provider.arguments.profile")
     _handle = load_control.start(parsed, _run_dir())
     os.environ[MEASUREMENTS_ENV] = str(_handle.measurements)
-    log.info("load: %.0f req/s over %d streams -> %s", parsed.total_rate, len(parsed.streams), _handle.measurements)
+    log.info(
+        "load: %.0f req/s over %d streams -> %s", parsed.total_rate, len(parsed.streams), _handle.measurements
+    )
     time.sleep(warmup_s)
 
 

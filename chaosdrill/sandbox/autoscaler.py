@@ -7,6 +7,7 @@ metrics-server does not go through a Service.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -32,7 +33,9 @@ class Autoscaler:
         self.decisions: list[dict[str, Any]] = []
         self.session: aiohttp.ClientSession | None = None
         reg = self.registry = CollectorRegistry()
-        self.m_util = Gauge("autoscaler_utilization", "Average utilization of ready replicas", ["pool"], registry=reg)
+        self.m_util = Gauge(
+            "autoscaler_utilization", "Average utilization of ready replicas", ["pool"], registry=reg
+        )
         self.m_desired = Gauge("autoscaler_desired_replicas", "HPA recommendation", ["pool"], registry=reg)
 
     async def _utilization(self, port: int) -> float | None:
@@ -57,7 +60,9 @@ class Autoscaler:
                     continue  # an AZ outage holds the pool at zero; the HPA must not fight it
                 name = f"{dc}/{az}"
                 ports = [s["replica"]["port"] for s in pool["slots"] if s.get("replica")]
-                samples = [u for u in await asyncio.gather(*(self._utilization(p) for p in ports)) if u is not None]
+                samples = [
+                    u for u in await asyncio.gather(*(self._utilization(p) for p in ports)) if u is not None
+                ]
                 current = int(pool["desired"])
                 if not samples:
                     continue
@@ -94,10 +99,8 @@ class Autoscaler:
     async def _loop(self) -> None:
         while True:
             if self.spec.enabled:
-                try:
+                with contextlib.suppress(OSError, KeyError, ValueError):
                     await self.step()
-                except (OSError, KeyError, ValueError):
-                    pass
             await asyncio.sleep(self.spec.period_s)
 
     async def admin_state(self, _request: web.Request) -> web.Response:

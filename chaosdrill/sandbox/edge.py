@@ -8,6 +8,7 @@ measure time-to-failover (the RTO) from the fault's start.
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -98,10 +99,8 @@ class Edge:
 
     async def _health_loop(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(OSError, ValueError, KeyError):
                 self._refresh_urls()
-            except (OSError, ValueError, KeyError):
-                pass
             await asyncio.gather(*(self._check(h) for h in self.health.values()))
             await asyncio.sleep(self.spec.health_interval_s)
 

@@ -11,6 +11,7 @@ field, so load recorders can count it as good-but-degraded and never as a real a
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -65,7 +66,11 @@ class Gateway:
         self.spec = spec
         self.state_file = state_file
         b = spec.breaker
-        self.defences = {"rate_limit": spec.rate_limit.enabled, "breaker": b.enabled, "fallback": spec.fallback.enabled}
+        self.defences = {
+            "rate_limit": spec.rate_limit.enabled,
+            "breaker": b.enabled,
+            "fallback": spec.fallback.enabled,
+        }
         self.pools: dict[str, Pool] = {}
         self._breaker_args = (b.window_s, b.min_requests, b.failure_ratio, b.open_s, b.half_open_probes)
         rl = spec.rate_limit
@@ -78,15 +83,25 @@ class Gateway:
         self._rng = random.Random()
         self.session: aiohttp.ClientSession | None = None
         reg = self.registry = CollectorRegistry()
-        self.m_requests = Counter("gateway_requests_total", "Answers by outcome", ["outcome", "tenant"], registry=reg)
-        self.m_upstream = Counter("gateway_upstream_total", "Upstream attempts", ["pool", "result"], registry=reg)
-        self.m_breaker = Gauge("gateway_breaker_state", "0 closed, 1 open, 2 half-open", ["pool"], registry=reg)
+        self.m_requests = Counter(
+            "gateway_requests_total", "Answers by outcome", ["outcome", "tenant"], registry=reg
+        )
+        self.m_upstream = Counter(
+            "gateway_upstream_total", "Upstream attempts", ["pool", "result"], registry=reg
+        )
+        self.m_breaker = Gauge(
+            "gateway_breaker_state", "0 closed, 1 open, 2 half-open", ["pool"], registry=reg
+        )
         self.m_transitions = Counter("gateway_breaker_transitions_total", "", ["pool", "to"], registry=reg)
         self.m_fallback = Counter("gateway_fallback_total", "Degraded answers", ["kind"], registry=reg)
-        self.m_limited = Counter("gateway_ratelimited_total", "429s from the token bucket", ["tenant"], registry=reg)
+        self.m_limited = Counter(
+            "gateway_ratelimited_total", "429s from the token bucket", ["tenant"], registry=reg
+        )
         self.m_shed = Counter("gateway_shed_total", "Requests shed by priority", ["priority"], registry=reg)
         self.m_redis_err = Counter("gateway_redis_errors_total", "Failed Redis calls", registry=reg)
-        self.m_bypass = Counter("gateway_cache_bypass_total", "Redis skipped: its breaker is open", registry=reg)
+        self.m_bypass = Counter(
+            "gateway_cache_bypass_total", "Redis skipped: its breaker is open", registry=reg
+        )
         self.m_inflight = Gauge("gateway_in_flight", "Requests admitted and not answered", registry=reg)
 
     # -- discovery -----------------------------------------------------------------------
@@ -118,10 +133,9 @@ class Gateway:
 
     async def _refresh_loop(self) -> None:
         while True:
-            try:
+            # A missing state file (the supervisor restarting): try again shortly.
+            with contextlib.suppress(OSError, KeyError, ValueError):
                 self.refresh()
-            except (OSError, KeyError, ValueError):
-                pass  # a half-written or missing state file: try again shortly
             self._export_breakers()
             await asyncio.sleep(0.25)
 
@@ -307,7 +321,9 @@ class Gateway:
                 },
                 "redis_breaker": {
                     "state": self.redis_breaker.state.value,
-                    "transitions": [{"at": t.at, "state": t.state.value} for t in self.redis_breaker.transitions],
+                    "transitions": [
+                        {"at": t.at, "state": t.state.value} for t in self.redis_breaker.transitions
+                    ],
                 },
                 "cache_entries": len(self.cache),
             }

@@ -148,12 +148,16 @@ class Supervisor:
         binary = tools.toxiproxy_server()
         if not binary.exists():
             raise RuntimeError(f"{binary} missing; run `chaosdrill tools install`")
-        await self._spawn("toxiproxy", "toxiproxy", [str(binary), "-host", "127.0.0.1", "-port", str(port)], False)
+        await self._spawn(
+            "toxiproxy", "toxiproxy", [str(binary), "-host", "127.0.0.1", "-port", str(port)], False
+        )
         self.children["toxiproxy"].port = port
         self.toxiproxy_api = f"http://127.0.0.1:{port}"
         await self._wait_http(f"{self.toxiproxy_api}/version")
         self.toxi = ToxiproxyClient(self.toxiproxy_api)
-        redis_bin = str(tools.find_system_binary("redis-server", "install it with `apt-get install redis-server`"))
+        redis_bin = str(
+            tools.find_system_binary("redis-server", "install it with `apt-get install redis-server`")
+        )
         for dc in self.topo.dcs:
             await self._start_redis(dc, redis_bin)
             for az in self.topo.azs:
@@ -164,13 +168,18 @@ class Supervisor:
             await self._start_gateway(dc)
         topo_json = json.dumps(self.topo.to_dict())
         edge = await self._spawn(
-            "edge", "edge", self._py("chaosdrill.sandbox.edge", "--topology", topo_json, "--state", str(self.state_file)), True
+            "edge",
+            "edge",
+            self._py("chaosdrill.sandbox.edge", "--topology", topo_json, "--state", str(self.state_file)),
+            True,
         )
         edge.labels = {"component": "edge"}
         scaler = await self._spawn(
             "autoscaler",
             "autoscaler",
-            self._py("chaosdrill.sandbox.autoscaler", "--topology", topo_json, "--state", str(self.state_file)),
+            self._py(
+                "chaosdrill.sandbox.autoscaler", "--topology", topo_json, "--state", str(self.state_file)
+            ),
             True,
         )
         scaler.labels = {"component": "autoscaler"}
@@ -200,7 +209,9 @@ class Supervisor:
 
     async def _start_gateway(self, dc: str) -> None:
         topo_json = json.dumps(self.topo.to_dict())
-        argv = self._py("chaosdrill.sandbox.gateway", "--dc", dc, "--topology", topo_json, "--state", str(self.state_file))
+        argv = self._py(
+            "chaosdrill.sandbox.gateway", "--dc", dc, "--topology", topo_json, "--state", str(self.state_file)
+        )
         gw = await self._spawn(f"{dc}-gateway", "gateway", argv, True)
         gw.labels = {"dc": dc, "component": "gateway"}
         self._write()
@@ -211,7 +222,9 @@ class Supervisor:
         pool.serial += 1
         name = f"{pool.dc}-{pool.az}-r{pool.serial}"
         spec = json.dumps(self.topo.to_dict()["replica"])
-        child = await self._spawn(name, "replica", self._py("chaosdrill.sandbox.replica", "--name", name, "--spec", spec), True)
+        child = await self._spawn(
+            name, "replica", self._py("chaosdrill.sandbox.replica", "--name", name, "--spec", spec), True
+        )
         child.labels = {"dc": pool.dc, "az": pool.az, "pool": f"{pool.dc}/{pool.az}", "component": "replica"}
         self.toxi.update_proxy(slot.proxy, upstream=f"127.0.0.1:{child.port}")
         slot.replica = child
@@ -260,7 +273,6 @@ class Supervisor:
 
     async def _respawn(self, key: str, slot: Slot, dead: Child) -> None:
         assert self.toxi is not None
-        pool = self.pools[key]
         self.children.pop(dead.name, None)
         slot.replica = None
         self.toxi.update_proxy(slot.proxy, upstream=PARKED_UPSTREAM)
@@ -281,8 +293,16 @@ class Supervisor:
             return web.json_response({"error": f"unknown pool {key} or replicas out of 0..max"}, status=400)
         previous = pool.desired
         pool.desired = replicas
-        self.events.append({"at": time.time(), "type": "scaled", "pool": key, "from": previous, "to": replicas,
-                            "by": str(body.get("by", "api"))})
+        self.events.append(
+            {
+                "at": time.time(),
+                "type": "scaled",
+                "pool": key,
+                "from": previous,
+                "to": replicas,
+                "by": str(body.get("by", "api")),
+            }
+        )
         await self._reconcile(key)
         self._write()
         return web.json_response({"pool": key, "previous": previous, "desired": replicas})
@@ -363,7 +383,9 @@ class Supervisor:
     def _write(self) -> None:
         snap = self.snapshot()
         # The watcher calls this ten times a second; only a change is worth an fsync.
-        fingerprint = json.dumps({k: v for k, v in snap.items() if k != "events"}, sort_keys=True) + str(len(self.events))
+        fingerprint = json.dumps({k: v for k, v in snap.items() if k != "events"}, sort_keys=True) + str(
+            len(self.events)
+        )
         if fingerprint != self._last_written:
             write_state(self.state_file, snap)
             self._last_written = fingerprint

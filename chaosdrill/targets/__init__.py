@@ -32,7 +32,9 @@ def target_of(configuration: Mapping[str, Any] | None) -> Target:
         return Target(raw)
     except ValueError as e:
         choices = ", ".join(t.value for t in Target)
-        raise BadInput("<experiment>", "configuration.chaosdrill_target", f"{raw!r} is not one of {choices}") from e
+        raise BadInput(
+            "<experiment>", "configuration.chaosdrill_target", f"{raw!r} is not one of {choices}"
+        ) from e
 
 
 def current_run_id() -> str | None:
@@ -51,6 +53,10 @@ def inject(fault: Fault, apply: Callable[[], T], ledger: Ledger | None = None) -
     if fault.run_id is None and current_run_id():
         fault = Fault(**{**fault.__dict__, "run_id": current_run_id()})
     led.record(fault)
+    if fault.ttl_s is not None:
+        from chaosdrill import watchdog  # recorded first, so a watchdog exiting now still sees it
+
+        watchdog.ensure_running(led.path)
     try:
         return apply()
     except BaseException:

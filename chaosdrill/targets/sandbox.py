@@ -7,6 +7,7 @@ a fault whose instance no longer runs is a no-op, because the processes and prox
 that held it went away with that instance.
 """
 
+import contextlib
 import fnmatch
 import math
 import os
@@ -87,7 +88,9 @@ def select_links(state: Mapping[str, Any], dc: str, az: str, link: str) -> list[
     ]
     if not chosen:
         known = sorted({f"{lk.dc}/{lk.az}/{lk.link}" for lk in every})
-        raise ActivityFailed(f"no sandbox link matches dc={dc!r} az={az!r} link={link!r}; known links: {', '.join(known)}")
+        raise ActivityFailed(
+            f"no sandbox link matches dc={dc!r} az={az!r} link={link!r}; known links: {', '.join(known)}"
+        )
     return chosen
 
 
@@ -116,7 +119,13 @@ def add_toxic(
         kind=kind,
         key=_toxic_key(toxic, dc, az, link),
         description=f"{kind} {attributes} on {len(proxies)} proxies of {dc}/{az}/{link}",
-        revert={"op": "remove_toxic", "instance": state["instance"], "api": api, "proxies": proxies, "toxic": toxic},
+        revert={
+            "op": "remove_toxic",
+            "instance": state["instance"],
+            "api": api,
+            "proxies": proxies,
+            "toxic": toxic,
+        },
         ttl_s=ttl_s,
     )
 
@@ -142,7 +151,9 @@ def remove_toxic(dc: str, az: str, link: str, toxic: str) -> dict[str, Any]:
     return {"removed_from": [lk.proxy for lk in chosen], "ledger_entries_closed": closed}
 
 
-def set_links_enabled(dc: str, az: str, link: str, enabled: bool, ttl_s: float | None = None) -> dict[str, Any]:
+def set_links_enabled(
+    dc: str, az: str, link: str, enabled: bool, ttl_s: float | None = None
+) -> dict[str, Any]:
     """Disable (cut) or re-enable the selected links."""
     state = require_state()
     chosen = select_links(state, dc, az, link)
@@ -204,7 +215,11 @@ def how_many(total: int, count: int | None, percentage: float | None, max_percen
         raise BadInput("<argument>", "count", f"must be >= 0, got {count}")
     if percentage is not None and not 0 <= percentage <= 100:
         raise BadInput("<argument>", "percentage", f"must be within 0..100, got {percentage}")
-    n = count if count is not None else math.ceil(total * (percentage if percentage is not None else 100) / 100)
+    n = (
+        count
+        if count is not None
+        else math.ceil(total * (percentage if percentage is not None else 100) / 100)
+    )
     n = min(n, total)
     if total and n / total * 100 > max_percentage + 1e-9:
         raise ActivityFailed(
@@ -234,10 +249,8 @@ def kill_replicas(
 
     def apply() -> None:
         for r in victims:
-            try:
+            with contextlib.suppress(ProcessLookupError):  # already dead is fine
                 os.kill(r.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 2.0
         alive = [r.name for r in victims if _alive(r.pid)]
         while alive and time.monotonic() < deadline:
@@ -324,7 +337,9 @@ def _same_instance(args: Mapping[str, Any]) -> bool:
     from chaosdrill import paths
 
     state = read_state(paths.sandbox_state_file())
-    return bool(state and state.get("instance") == args.get("instance") and _alive(int(state["supervisor"]["pid"])))
+    return bool(
+        state and state.get("instance") == args.get("instance") and _alive(int(state["supervisor"]["pid"]))
+    )
 
 
 def revert(args: dict[str, Any]) -> None:

@@ -76,7 +76,11 @@ def test_sandbox_experiment_ends_as_it_says(path: Path, sandbox: dict[str, Any],
     )
     journal = json.loads(journal_path.read_text())
     actual = outcome_of(journal)
-    log = (tmp_path / "chaostoolkit.log").read_text() if (tmp_path / "chaostoolkit.log").exists() else proc.stderr
+    log = (
+        (tmp_path / "chaostoolkit.log").read_text()
+        if (tmp_path / "chaostoolkit.log").exists()
+        else proc.stderr
+    )
     assert actual is expected, f"{path.name}: expected {expected.value}, got {actual.value}\n{log[-4000:]}"
     # chaos exits 1 on a deviation: the negative control proves chaosdrill reports it.
     assert proc.returncode == (1 if expected is Status.DEVIATED else 0)

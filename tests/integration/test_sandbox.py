@@ -203,5 +203,7 @@ def test_down_after_supervisor_kill_leaves_no_process(tmp_path: Path) -> None:
     time.sleep(0.5)
     alive = [p for p in pids if lifecycle._alive(p)]
     assert alive == []
-    st = subprocess.run([*cli, "sandbox", "status", "--json"], env=env, capture_output=True, text=True, timeout=30)
+    st = subprocess.run(
+        [*cli, "sandbox", "status", "--json"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert json.loads(st.stdout) == {"up": False} and st.returncode == 1

@@ -78,7 +78,9 @@ def round_trip(listen: str) -> float:
     return time.perf_counter() - start
 
 
-def test_latency_toxic_adds_latency_and_removal_is_idempotent(toxiproxy: ToxiproxyClient, echo_server: int) -> None:
+def test_latency_toxic_adds_latency_and_removal_is_idempotent(
+    toxiproxy: ToxiproxyClient, echo_server: int
+) -> None:
     proxy = toxiproxy.create_proxy("t-echo", f"127.0.0.1:{echo_server}")
     try:
         base = round_trip(proxy.listen)

@@ -58,7 +58,11 @@ def test_half_open_admits_bounded_probes_and_closes_on_success() -> None:
     b.record(True)
     b.record(True)
     assert b.state is BreakerState.CLOSED
-    assert [t.state for t in b.transitions] == [BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.CLOSED]
+    assert [t.state for t in b.transitions] == [
+        BreakerState.OPEN,
+        BreakerState.HALF_OPEN,
+        BreakerState.CLOSED,
+    ]
     assert b.transitions[0].at == 1000.0
 
 
