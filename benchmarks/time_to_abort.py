@@ -1,0 +1,284 @@
+"""Benchmark: from an error-budget breach to the fault being gone, how long?
+
+A guardrail earns its keep only if it pulls the fault out before users pay for long.
+This starts the sandbox in a CHAOSDRILL_HOME of its own and runs, N times, a purpose-built
+experiment (in a temporary folder) with the ledger, load and guardrail controls: every
+gateway's breaker and fallback switched off, then every replica link cut, so 100 % of
+requests fail from that moment on; the method then pauses far longer than the guardrail
+should need. The figure is the guardrail's own record,
+``journal["chaosdrill"]["guardrail"]["breach_to_removed_s"]`` (from the first window that
+showed 100 % errors to the last fault removed); the ledger's cut-to-restored time of the
+links fault is reported beside it.
+
+The peer is the same experiment without the guardrail (one run, shorter pause): the fault
+then stays until the method ends and the rollbacks run, which is what plain Chaos Toolkit
+gives. Target: median breach_to_removed_s <= 2 s over >= 10 runs. Prints one JSON object;
+``{"pending": ...}`` (exit 0) when the guardrail control is not in the tree.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = REPO / ".venv" / "bin"
+RUNS = 12
+MIN_RUNS = 10
+LIMIT_S = 2.0
+PAUSE_S = 25  # far longer than an abort should take: only the guardrail ends the run early
+PEER_PAUSE_S = 8
+RUN_TIMEOUT_S = 90
+BUDGET_S = 360.0  # for all guardrail runs together; whatever is done by then is reported
+DCS = ("dc1", "dc2", "dc3")
+
+
+def _activity(kind: str, name: str, module: str, func: str, **arguments: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "name": name,
+        "provider": {"type": "python", "module": module, "func": func, "arguments": arguments},
+    }
+
+
+def experiment(with_guardrail: bool, pause_s: float) -> dict[str, Any]:
+    controls: list[dict[str, Any]] = [
+        {"name": "chaosdrill-ledger", "provider": {"type": "python", "module": "chaosdrill.controls.ledger"}},
+        {
+            "name": "chaosdrill-load",
+            "provider": {
+                "type": "python",
+                "module": "chaosdrill.controls.load",
+                "arguments": {
+                    "warmup_s": 2,
+                    "profile": {
+                        "timeout_s": 2,
+                        "streams": [
+                            {
+                                "name": "chat",
+                                "tenant": "acme",
+                                "priority": "interactive",
+                                "rate": 100,
+                                "users": 300,
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+    ]
+    if with_guardrail:
+        controls.append(
+            {
+                "name": "chaosdrill-guardrail",
+                "provider": {"type": "python", "module": "chaosdrill.controls.guardrail"},
+            }
+        )
+    method = [
+        _activity(
+            "action",
+            f"defences-off-{dc}",
+            "actions.defences",
+            "disable_defences",
+            dc=dc,
+            breaker=True,
+            fallback=True,
+            ttl_s=120,
+        )
+        for dc in DCS
+    ]
+    cut = _activity(
+        "action",
+        "cut-every-replica-link",
+        "actions.network",
+        "disable_links",
+        dc="*",
+        az="*",
+        link="replicas",
+        ttl_s=120,
+    )
+    cut["pauses"] = {"after": pause_s}
+    method.append(cut)
+    rollbacks = [
+        _activity(
+            "action",
+            "restore-replica-links",
+            "actions.network",
+            "enable_links",
+            dc="*",
+            az="*",
+            link="replicas",
+        )
+    ]
+    rollbacks += [
+        _activity("action", f"restore-defences-{dc}", "actions.defences", "restore_defences", dc=dc)
+        for dc in DCS
+    ]
+    return {
+        "version": "1.0.0",
+        "title": "Every request fails; the guardrail must pull the faults out",
+        "description": "Benchmark of time to abort (benchmarks/time_to_abort.py).",
+        "configuration": {"chaosdrill_target": "sandbox"},
+        "controls": controls,
+        "method": method,
+        "rollbacks": rollbacks,
+    }
+
+
+def guardrail_available() -> bool:
+    sys.path.insert(0, str(REPO))
+    try:
+        return importlib.util.find_spec("chaosdrill.controls.guardrail") is not None
+    except ImportError:
+        return False
+
+
+def _fail(message: str) -> None:
+    print(json.dumps({"error": message}), flush=True)
+    sys.exit(2)
+
+
+def _sandbox(env: dict[str, str], verb: str) -> None:
+    proc = subprocess.run(
+        [str(BIN / "chaosdrill"), "sandbox", verb],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if proc.returncode != 0:
+        _fail(f"chaosdrill sandbox {verb} failed ({proc.returncode}): {proc.stderr[-1500:]}")
+
+
+def _clean(env: dict[str, str]) -> list[str]:
+    """What a run left behind in toxiproxy (should be nothing)."""
+    state = json.loads(
+        subprocess.run(
+            [str(BIN / "chaosdrill"), "sandbox", "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    api = state.get("toxiproxy")  # the API's URL
+    api = api.get("api") if isinstance(api, dict) else api
+    if not api:
+        return ["no toxiproxy in sandbox status"]
+    sys.path.insert(0, str(REPO))
+    from chaosdrill.targets.toxiproxy import ToxiproxyClient
+
+    return [
+        f"{p.name}: enabled={p.enabled} toxics={len(p.toxics)}"
+        for p in ToxiproxyClient(api).proxies().values()
+        if not p.enabled or p.toxics
+    ]
+
+
+def _one(path: Path, work: Path, env: dict[str, str], index: int) -> dict[str, Any]:
+    journal = work / f"journal-{path.stem}-{index}.json"
+    began = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN / "chaos"), "--no-version-check", "run", "--journal-path", str(journal), str(path)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    wall = time.monotonic() - began
+    if not journal.exists():
+        _fail(f"{path.name} run {index}: no journal (exit {proc.returncode}): {proc.stderr[-1500:]}")
+    data = json.loads(journal.read_text())
+    section = data.get("chaosdrill") or {}
+    cut = [f for f in section.get("faults", []) if f.get("kind") == "disable"]
+    cut_s = None
+    if cut and cut[0].get("reverted_at"):
+        cut_s = cut[0]["reverted_at"] - cut[0]["injected_at"]
+    left = [f["description"] for f in section.get("faults", []) if not f.get("reverted_at")]
+    guard = section.get("guardrail") or {}
+    return {
+        "status": data.get("status"),
+        "exit": proc.returncode,
+        "wall_s": round(wall, 2),
+        "breach_to_removed_s": guard.get("breach_to_removed_s"),
+        "cut_to_restored_s": None if cut_s is None else round(cut_s, 3),
+        "faults_left_active": left,
+        "guardrail": guard,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--quick", action="store_true", help="3 runs (not enough for the target)")
+    args = parser.parse_args()
+    if not guardrail_available():
+        print(json.dumps({"benchmark": "time_to_abort", "pending": "guardrail not available"}, indent=2))
+        return 0
+    runs = 3 if args.quick else max(args.runs, MIN_RUNS)
+    result: dict[str, Any] = {"benchmark": "time_to_abort", "pause_s": PAUSE_S, "limit_s": LIMIT_S}
+    with tempfile.TemporaryDirectory(prefix="chaosdrill-bench-abort-") as tmp:
+        work = Path(tmp)
+        env = dict(os.environ, CHAOSDRILL_HOME=str(work / "home"))
+        for key in ("CHAOSDRILL_RUN_ID", "CHAOSDRILL_MEASUREMENTS", "CHAOSDRILL_RUN_DIR"):
+            env.pop(key, None)
+        guarded = work / "guarded.json"
+        guarded.write_text(json.dumps(experiment(True, PAUSE_S)))
+        peer = work / "peer.json"
+        peer.write_text(json.dumps(experiment(False, PEER_PAUSE_S)))
+        _sandbox(env, "up")
+        try:
+            samples: list[dict[str, Any]] = []
+            deadline = time.monotonic() + BUDGET_S
+            while len(samples) < runs and time.monotonic() < deadline:
+                samples.append(_one(guarded, work, env, len(samples)))
+                leftovers = _clean(env)
+                if leftovers:
+                    _fail(f"run {len(samples) - 1} left faults behind in toxiproxy: {leftovers}")
+                time.sleep(1.0)  # let the gateways' connection pools refill
+            peer_run = _one(peer, work, env, 0)
+            peer_left = _clean(env)
+            if peer_left:
+                _fail(f"the peer run left faults behind in toxiproxy: {peer_left}")
+        finally:
+            _sandbox(env, "down")
+    measured = [
+        s["breach_to_removed_s"] for s in samples if isinstance(s["breach_to_removed_s"], (int, float))
+    ]
+    cut = [s["cut_to_restored_s"] for s in samples if s["cut_to_restored_s"] is not None]
+    aborted = sum(1 for s in samples if isinstance(s["breach_to_removed_s"], (int, float)))
+    result["runs"] = len(samples)
+    result["aborted_by_guardrail"] = aborted
+    result["statuses"] = sorted({str(s["status"]) for s in samples})
+    result["breach_to_removed_median_s"] = round(statistics.median(measured), 3) if measured else None
+    result["breach_to_removed_max_s"] = round(max(measured), 3) if measured else None
+    result["cut_to_restored_median_s"] = round(statistics.median(cut), 3) if cut else None
+    result["cut_to_restored_max_s"] = round(max(cut), 3) if cut else None
+    result["peer_without_guardrail"] = {
+        "pause_s": PEER_PAUSE_S,
+        "status": peer_run["status"],
+        "cut_to_restored_s": peer_run["cut_to_restored_s"],
+    }
+    result["samples"] = samples
+    median = result["breach_to_removed_median_s"]
+    result["pass"] = bool(
+        len(samples) >= MIN_RUNS and aborted == len(samples) and median is not None and median <= LIMIT_S
+    )
+    print(json.dumps(result, indent=2))
+    return 0 if result["pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
