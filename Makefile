@@ -10,7 +10,7 @@ setup:
 
 ## make drill: the main job — start the sandbox, run every sandbox experiment, report, stop.
 drill: setup
-	$(BIN)/chaosdrill drill run ci/plans/sandbox.yaml --out reports
+	$(BIN)/chaosdrill drill run ci/plans/sandbox.yaml --out reports/sandbox
 
 ## make lint: ruff, mypy and the import contracts.
 lint: setup
