@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "chaosdrill.commands.drill",
     "chaosdrill.commands.report",
     "chaosdrill.commands.cluster",
+    "chaosdrill.commands.validate",
+    "chaosdrill.commands.preflight",
 )
 
 

@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 from croniter import croniter
 
 from chaosdrill.drills.expectation import Expectation, expectation_of
 from chaosdrill.errors import BadInput
+from chaosdrill.schemas import check, type_name
 from chaosdrill.targets import Target
 
 __all__ = [
@@ -62,16 +62,6 @@ PLAN_SCHEMA: dict[str, Any] = {
         },
         "configuration": {"type": "object"},
     },
-}
-
-_TYPE_NAMES = {
-    dict: "object",
-    list: "array",
-    str: "string",
-    bool: "boolean",
-    int: "integer",
-    float: "number",
-    type(None): "null",
 }
 
 
@@ -131,29 +121,6 @@ class DrillPlan:
         }
 
 
-def _json_path(parts: Any) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<top>"
-
-
-def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
-    where = _json_path(error.absolute_path)
-    got = _TYPE_NAMES.get(type(error.instance), type(error.instance).__name__)
-    if error.validator == "type":
-        return where, f"expected {error.validator_value}, got {got}"
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return (f"{where}.{missing}" if where != "<top>" else missing), "missing (required)"
-    if error.validator == "additionalProperties":
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        return where, f"{error.message}; allowed fields: {allowed}"
-    if error.validator == "enum":
-        return where, f"expected one of {', '.join(map(str, error.validator_value))}, got {error.instance!r}"
-    return where, error.message
-
-
 def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -166,7 +133,7 @@ def _read_mapping(path: Path, what: str) -> dict[str, Any]:
             str(path), "<file>", f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}"
         ) from e
     if not isinstance(data, dict):
-        raise BadInput(str(path), "<top>", f"expected an object, got {_TYPE_NAMES.get(type(data), 'value')}")
+        raise BadInput(str(path), "<top>", f"expected an object, got {type_name(data)}")
     return data
 
 
@@ -235,12 +202,7 @@ def load_plan(path: Path) -> DrillPlan:
     """
     source = path.resolve() if path.exists() else path
     data = _read_mapping(source, "drill plan")
-    validator = jsonschema.Draft202012Validator(PLAN_SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if errors:
-        where, problem = _describe(errors[0])
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise BadInput(str(source), where, problem + more)
+    check(data, PLAN_SCHEMA, str(source))
     schedule: str = data["schedule"]
     if not croniter.is_valid(schedule):
         raise BadInput(
