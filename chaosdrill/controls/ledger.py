@@ -16,6 +16,9 @@ import os
 import uuid
 from typing import Any
 
+from chaoslib.exceptions import InterruptExecution
+
+from chaosdrill.errors import BadInput
 from chaosdrill.evidence import PHASE_ENV
 from chaosdrill.ledger import default_ledger
 from chaosdrill.recovery import revert_faults
@@ -24,6 +27,7 @@ from chaosdrill.targets import RUN_ID_ENV
 __all__ = [
     "after_experiment_control",
     "after_method_control",
+    "before_experiment_control",
     "before_method_control",
     "cleanup_control",
     "configure_control",
@@ -34,10 +38,36 @@ __all__ = [
 log = logging.getLogger("chaosdrill.controls.ledger")
 
 
-def configure_control(**_kwargs: Any) -> None:
-    """Open a run: faults recorded from now on carry its id."""
+_refused: BadInput | None = None
+
+
+def configure_control(
+    experiment: Any = None, configuration: Any = None, secrets: Any = None, **_kwargs: Any
+) -> None:
+    """Open a run: faults recorded from now on carry its id; check the chaosdrill parts first.
+
+    chaoslib swallows an exception raised here (it only unregisters the control), so a
+    malformed experiment is remembered and refused by ``before_experiment_control``, which
+    interrupts the run before the hypothesis, the load and any fault.
+    """
+    global _refused
     os.environ[RUN_ID_ENV] = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
     os.environ[PHASE_ENV] = "before"
+    _refused = None
+    if experiment is not None:
+        from chaosdrill.validate import check_run
+
+        try:
+            check_run(experiment, configuration)
+        except BadInput as e:
+            log.error("refusing to run a malformed experiment: %s", e)
+            _refused = e
+
+
+def before_experiment_control(context: Any, **_kwargs: Any) -> None:
+    """Interrupt the run (nothing injected, no rollbacks) if ``configure_control`` refused it."""
+    if _refused is not None:
+        raise InterruptExecution(f"chaosdrill: invalid experiment: {_refused}")
 
 
 def before_method_control(context: Any, **_kwargs: Any) -> None:

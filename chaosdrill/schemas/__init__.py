@@ -31,6 +31,12 @@ TYPE_NAMES: dict[type, str] = {
     type(None): "null",
 }
 
+# Names for shared definitions referenced from a oneOf (their own descriptions are not at hand).
+_REF_NAMES = {
+    "envRef": "an env reference {type: env, key: NAME}",
+    "nameList": "a list of names",
+}
+
 
 def type_name(value: Any) -> str:
     """The JSON name of a Python value's type (``object``, ``array``, ...)."""
@@ -63,6 +69,9 @@ def _expected(schema: Mapping[str, Any]) -> str:
     """A short human name for what a (sub)schema accepts, for oneOf/anyOf failures."""
     if "description" in schema:
         return str(schema["description"])
+    if "$ref" in schema:
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        return _REF_NAMES.get(name, name)
     if "enum" in schema:
         return "one of " + ", ".join(map(str, schema["enum"]))
     if "const" in schema:
