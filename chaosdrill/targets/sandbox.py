@@ -135,9 +135,39 @@ def add_toxic(
         missing = [p for p in proxies if not any(t.get("name") == toxic for t in client.toxics(p))]
         if missing:
             raise FaultNotApplied(f"toxic {toxic} not present on {missing} after injection")
+        if kind == "latency":
+            _observe_latency(chosen, attributes)
 
     inject(fault, apply)
     return {"fault_id": fault.id, "proxies": proxies, "toxic": toxic, "attributes": attributes}
+
+
+def _observe_latency(chosen: list[Link], attributes: Mapping[str, Any]) -> None:
+    """A listed toxic is not a felt one: time a /healthz through one selected replica link.
+
+    FaultNotApplied unless it takes at least 0.8 x (latency - jitter); links without a
+    replica behind them (or Redis links) cannot be observed this way and are skipped.
+    """
+    expected_s = max(float(attributes.get("latency", 0)) - float(attributes.get("jitter", 0)), 0.0) / 1000
+    candidates = [lk for lk in chosen if lk.link == "replicas" and lk.has_replica]
+    if not candidates or expected_s <= 0:
+        return
+    last_error = ""
+    for lk in candidates[:3]:  # a replica may be restarting: try another before giving up
+        t0 = time.perf_counter()
+        try:
+            requests.get(f"http://{lk.listen}/healthz", timeout=expected_s + HTTP_TIMEOUT_S)
+        except requests.RequestException as e:
+            last_error = f"{lk.proxy}: {e}"
+            continue
+        took = time.perf_counter() - t0
+        if took < 0.8 * expected_s:
+            raise FaultNotApplied(
+                f"latency not observed: GET /healthz through {lk.proxy} took {took * 1000:.0f} ms, "
+                f"expected at least {0.8 * expected_s * 1000:.0f} ms (0.8 x {expected_s * 1000:.0f} ms)"
+            )
+        return
+    raise FaultNotApplied(f"latency could not be observed through any selected replica link ({last_error})")
 
 
 def remove_toxic(dc: str, az: str, link: str, toxic: str) -> dict[str, Any]:

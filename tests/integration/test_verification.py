@@ -1,0 +1,56 @@
+"""Fault verification: a latency toxic must be *felt*, not merely listed, or the injection is undone."""
+
+import time
+from typing import Any
+
+import pytest
+
+from chaosdrill.errors import FaultNotApplied
+from chaosdrill.ledger import default_ledger
+from chaosdrill.targets import sandbox as driver
+from chaosdrill.targets.toxiproxy import ToxiproxyClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+TOXIC = "chaosdrill-verify"
+
+
+def _with_toxic(api: str) -> list[str]:
+    return [
+        n for n, p in ToxiproxyClient(api).proxies().items() if any(t.get("name") == TOXIC for t in p.toxics)
+    ]
+
+
+def test_observed_latency_passes_verification(sandbox: dict[str, Any]) -> None:
+    t0 = time.perf_counter()
+    out = driver.add_toxic("dc3", "az-a", "replicas", TOXIC, "latency", {"latency": 250})
+    try:
+        assert time.perf_counter() - t0 >= 0.2, "verification must have timed a request through the toxic"
+        assert sorted(_with_toxic(sandbox["toxiproxy"]["api"])) == sorted(out["proxies"])
+    finally:
+        driver.remove_toxic("dc3", "az-a", "replicas", TOXIC)
+
+
+def test_a_listed_but_unfelt_latency_is_reverted(
+    sandbox: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The toxic lands with no delay (as a server ignoring its attributes would): listed, not felt."""
+    real = ToxiproxyClient.add_toxic
+
+    def no_delay(
+        self: ToxiproxyClient,
+        proxy: str,
+        name: str,
+        kind: str,
+        attributes: dict[str, Any],
+        stream: str = "downstream",
+    ) -> None:
+        real(self, proxy, name, kind, {**attributes, "latency": 0}, stream)
+
+    monkeypatch.setattr(ToxiproxyClient, "add_toxic", no_delay)
+    before = {r.fault.id for r in default_ledger().history()}
+    with pytest.raises(FaultNotApplied, match="latency not observed"):
+        driver.add_toxic("dc3", "az-a", "replicas", TOXIC, "latency", {"latency": 400})
+    assert _with_toxic(sandbox["toxiproxy"]["api"]) == []
+    new = [r for r in default_ledger().history() if r.fault.id not in before]
+    assert len(new) == 1 and new[0].how == "injection-failed" and new[0].reverted_at is not None
