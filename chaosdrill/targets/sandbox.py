@@ -27,6 +27,7 @@ from chaosdrill.targets import inject, rollback
 from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 __all__ = [
+    "KillPlan",
     "Link",
     "Replica",
     "add_toxic",
@@ -34,9 +35,11 @@ __all__ = [
     "kill_replicas",
     "links",
     "parse_selector",
+    "plan_kill",
     "remove_toxic",
     "replicas",
     "revert",
+    "select_links",
     "set_defences",
     "set_links_enabled",
     "unset_defences",
@@ -258,17 +261,37 @@ def how_many(total: int, count: int | None, percentage: float | None, max_percen
     return n
 
 
+@dataclass(frozen=True)
+class KillPlan:
+    """Which replicas a kill would hit: the first ``n`` matching replicas by name."""
+
+    selector: str
+    matched: tuple[Replica, ...]
+    victims: tuple[Replica, ...]
+
+
+def plan_kill(
+    state: Mapping[str, Any],
+    selector: str,
+    count: int | None,
+    percentage: float | None,
+    max_percentage: float,
+) -> KillPlan:
+    """The replicas ``kill_replicas`` would kill, touching nothing (shared with preflight)."""
+    matched = replicas(state, parse_selector(selector))
+    if not matched:
+        raise ActivityFailed(f"selector {selector!r} matches no sandbox replica")
+    n = how_many(len(matched), count, percentage, max_percentage)
+    return KillPlan(selector, tuple(matched), tuple(sorted(matched, key=lambda r: r.name)[:n]))
+
+
 def kill_replicas(
     selector: str, count: int | None, percentage: float | None, max_percentage: float = 100.0
 ) -> dict[str, Any]:
     """SIGKILL replica processes; the supervisor (a ReplicaSet) brings replacements up."""
     state = require_state()
-    labels = parse_selector(selector)
-    matched = replicas(state, labels)
-    if not matched:
-        raise ActivityFailed(f"selector {selector!r} matches no sandbox replica")
-    n = how_many(len(matched), count, percentage, max_percentage)
-    victims = sorted(matched, key=lambda r: r.name)[:n]
+    plan = plan_kill(state, selector, count, percentage, max_percentage)
+    matched, victims, n = plan.matched, plan.victims, len(plan.victims)
     fault = Fault(
         driver=DRIVER,
         kind="kill",
