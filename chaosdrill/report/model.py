@@ -4,9 +4,10 @@ Journals are loose JSON and measurements are per-stream histograms; every render
 Markdown, JUnit, history) needs the same few derived facts. Deriving them once, into frozen
 dataclasses, keeps the renderers dumb and makes them agree with each other.
 
-Availability here is ``(ok + degraded) / completed``, the load recorder's ``good_ratio``:
-a degraded answer is still an answer (the fallback working as designed), while a rejection
-is not, even a well-formed 429. The report uses the same ratio the SLO probes judge.
+Availability here is the SLO probes' ratio, ``chaosdrill.slo.availability``:
+``(ok + degraded) / (ok + degraded + errors)``. A degraded answer is still an answer (the
+fallback working as designed); a 429 is neither good nor bad, because a rate limit is the
+service keeping its promise to everyone else.
 """
 
 import json
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaosdrill import slo
 from chaosdrill.drills.expectation import Status, expectation_of, outcome_of
 from chaosdrill.errors import BadInput
 from chaosdrill.load import measurements
@@ -254,10 +256,8 @@ def read_windows(path: Path) -> tuple[list[Window], float | None]:
 
 
 def availability_of(windows: Sequence[Window]) -> float | None:
-    """``(ok + degraded) / completed``, the ``good_ratio`` the SLO probes judge."""
-    good = sum(w.ok + w.degraded for w in windows)
-    completed = good + sum(w.rejected + w.error for w in windows)
-    return good / completed if completed else None
+    """``(ok + degraded) / (ok + degraded + errors)``: the ratio the SLO probes judge."""
+    return slo.availability(sum(w.ok + w.degraded for w in windows), sum(w.error for w in windows))
 
 
 def _measurements_path(journal_path: Path, extra: Mapping[str, Any]) -> Path | None:
