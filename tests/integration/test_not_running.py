@@ -26,7 +26,7 @@ def test_actions_say_how_to_start_the_sandbox(empty_home: Path) -> None:
         latency.add_latency(100, dc="dc1")
     with pytest.raises(NotRunning, match="chaosdrill sandbox up"):
         pods.kill_pods("dc=dc1", count=1)
-    with pytest.raises(NotRunning, match="chaosdrill.controls.load"):
+    with pytest.raises(NotRunning, match=r"chaosdrill\.controls\.load"):
         traffic.surge(5.0)
     assert default_ledger().history() == []
 
