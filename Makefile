@@ -25,6 +25,7 @@ test: lint
 
 ## make bench: the side-by-side benchmarks; writes BENCHMARKS.md.
 bench: setup
+	@bash ci/bench-setup.sh
 	$(BIN)/python -m benchmarks.run --out BENCHMARKS.md
 
 clean:

@@ -5,10 +5,12 @@ This starts the sandbox in a CHAOSDRILL_HOME of its own and runs, N times, a pur
 experiment (in a temporary folder) with the ledger, load and guardrail controls: every
 gateway's breaker and fallback switched off, then every replica link cut, so 100 % of
 requests fail from that moment on; the method then pauses far longer than the guardrail
-should need. The figure is the guardrail's own record,
-``journal["chaosdrill"]["guardrail"]["breach_to_removed_s"]`` (from the first window that
-showed 100 % errors to the last fault removed); the ledger's cut-to-restored time of the
-links fault is reported beside it.
+should need. The judged figure is the ledger's: from recording the links cut (just before
+it is applied, so from the start of the 100 % errors) to that fault marked reverted. It
+contains everything: the measurement window filling, the guardrail's poll, the burn-rate
+verdict and the revert. Beside it, the guardrail's own record from the journal:
+``breach_to_removed_s`` (from the end of the window that showed the breach to the faults
+gone) and the time from the start of the first window with errors to the faults gone.
 
 The peer is the same experiment without the guardrail (one run, shorter pause): the fault
 then stays until the method ends and the rollbacks run, which is what plain Chaos Toolkit
@@ -208,12 +210,19 @@ def _one(path: Path, work: Path, env: dict[str, str], index: int) -> dict[str, A
         cut_s = cut[0]["reverted_at"] - cut[0]["injected_at"]
     left = [f["description"] for f in section.get("faults", []) if not f.get("reverted_at")]
     guard = section.get("guardrail") or {}
+    began, removed = guard.get("errors_began_at"), guard.get("faults_removed_at")
+    began_s = (
+        removed - began if isinstance(began, (int, float)) and isinstance(removed, (int, float)) else None
+    )
+    how = sorted({str(f.get("how")) for f in section.get("faults", [])})
     return {
         "status": data.get("status"),
         "exit": proc.returncode,
         "wall_s": round(wall, 2),
         "breach_to_removed_s": guard.get("breach_to_removed_s"),
         "cut_to_restored_s": None if cut_s is None else round(cut_s, 3),
+        "errors_began_to_removed_s": None if began_s is None else round(began_s, 3),
+        "reverted_how": how,
         "faults_left_active": left,
         "guardrail": guard,
     }
@@ -266,13 +275,15 @@ def main() -> int:
     result["breach_to_removed_max_s"] = round(max(measured), 3) if measured else None
     result["cut_to_restored_median_s"] = round(statistics.median(cut), 3) if cut else None
     result["cut_to_restored_max_s"] = round(max(cut), 3) if cut else None
+    began = [s["errors_began_to_removed_s"] for s in samples if s["errors_began_to_removed_s"] is not None]
+    result["errors_began_to_removed_median_s"] = round(statistics.median(began), 3) if began else None
     result["peer_without_guardrail"] = {
         "pause_s": PEER_PAUSE_S,
         "status": peer_run["status"],
         "cut_to_restored_s": peer_run["cut_to_restored_s"],
     }
     result["samples"] = samples
-    median = result["breach_to_removed_median_s"]
+    median = result["cut_to_restored_median_s"]
     result["pass"] = bool(
         len(samples) >= MIN_RUNS and aborted == len(samples) and median is not None and median <= LIMIT_S
     )
