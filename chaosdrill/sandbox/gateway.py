@@ -32,11 +32,18 @@ from chaosdrill.sandbox.service import metrics_handler, run_service
 from chaosdrill.sandbox.state import read_state
 from chaosdrill.sandbox.topology import GatewaySpec, topology_from_dict
 
-__all__ = ["DEGRADED_HEADER", "Gateway", "main"]
+__all__ = ["DEGRADED_HEADER", "Gateway", "admits", "main"]
 
 DEGRADED_HEADER = "X-Chaosdrill-Degraded"
 BUSY_MESSAGE = "system busy, please try again later"
 STATE_CODE = {BreakerState.CLOSED: 0, BreakerState.OPEN: 1, BreakerState.HALF_OPEN: 2}
+
+
+def admits(in_flight: int, max_in_flight: int, batch_share: float, priority: str) -> bool:
+    """Priority admission: interactive requests may fill the gateway, batch only
+    ``batch_share`` of it, so under pressure batch is shed first and interactive last."""
+    limit = max_in_flight * (batch_share if priority == "batch" else 1.0)
+    return in_flight < limit
 
 
 @dataclass
@@ -260,8 +267,7 @@ class Gateway:
                     status=429,
                     headers={"Retry-After": TenantLimiter.retry_after_header(decision)},
                 )
-        limit = self.spec.max_in_flight * (self.spec.batch_share if priority == "batch" else 1.0)
-        if self.in_flight >= limit:
+        if not admits(self.in_flight, self.spec.max_in_flight, self.spec.batch_share, priority):
             self.m_shed.labels(priority).inc()
             self.m_requests.labels("rejected", tenant).inc()
             return web.json_response(

@@ -207,3 +207,23 @@ def test_down_after_supervisor_kill_leaves_no_process(tmp_path: Path) -> None:
         [*cli, "sandbox", "status", "--json"], env=env, capture_output=True, text=True, timeout=30
     )
     assert json.loads(st.stdout) == {"up": False} and st.returncode == 1
+
+
+def test_batch_is_shed_first_under_pressure(sandbox: dict[str, Any]) -> None:
+    """Fill dc1's gateway with slow interactive requests, then send batch: batch gets 429
+    with X-Chaosdrill-Shed, interactive is never shed, and nothing is a 5xx."""
+    gw = sandbox["dcs"]["dc1"]["gateway"]["url"]
+    driver.add_toxic("dc1", "*", "replicas", "chaosdrill-latency", "latency", {"latency": 400})
+    try:
+        with ThreadPoolExecutor(max_workers=80) as pool:
+            interactive = [pool.submit(call, gw, f"i{i}", f"ti{i}") for i in range(55)]
+            time.sleep(0.3)  # the interactive requests are in flight, waiting on 400 ms
+            batch = [pool.submit(call, gw, f"b{i}", f"tb{i}", "batch") for i in range(15)]
+            inter_answers = [f.result() for f in interactive]
+            batch_answers = [f.result() for f in batch]
+    finally:
+        driver.remove_toxic("dc1", "*", "replicas", "chaosdrill-latency")
+    shed = [r for r in batch_answers if r.headers.get("X-Chaosdrill-Shed") == "batch"]
+    assert shed and all(r.status_code == 429 and r.headers.get("Retry-After") for r in shed)
+    assert not [r for r in inter_answers if "X-Chaosdrill-Shed" in r.headers]
+    assert not [r for r in inter_answers + batch_answers if r.status_code >= 500]
