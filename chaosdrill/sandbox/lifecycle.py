@@ -16,6 +16,8 @@ from typing import Any
 
 from chaosdrill import paths
 from chaosdrill.errors import ChaosdrillError, NotRunning
+from chaosdrill.procs import alive as _alive
+from chaosdrill.procs import group_members as _group_members
 from chaosdrill.sandbox.state import read_state
 from chaosdrill.sandbox.topology import load_topology
 
@@ -26,36 +28,6 @@ UP_TIMEOUT_S = 60.0
 
 def _state() -> dict[str, Any] | None:
     return read_state(paths.sandbox_state_file())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live processes whose process group is ``pgid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(entry.name))
-    return found
 
 
 def is_up() -> bool:

@@ -21,6 +21,7 @@ import requests
 
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.ledger import Fault
+from chaosdrill.procs import alive
 from chaosdrill.sandbox.lifecycle import require_state
 from chaosdrill.sandbox.state import read_state
 from chaosdrill.targets import inject, rollback
@@ -305,25 +306,17 @@ def kill_replicas(
             with contextlib.suppress(ProcessLookupError):  # already dead is fine
                 os.kill(r.pid, signal.SIGKILL)
         deadline = time.monotonic() + 2.0
-        alive = [r.name for r in victims if _alive(r.pid)]
-        while alive and time.monotonic() < deadline:
+        survivors = [r.name for r in victims if alive(r.pid)]
+        while survivors and time.monotonic() < deadline:
             time.sleep(0.02)
-            alive = [r.name for r in victims if _alive(r.pid)]
-        if alive:
-            raise FaultNotApplied(f"replicas {alive} survived SIGKILL")
+            survivors = [r.name for r in victims if alive(r.pid)]
+        if survivors:
+            raise FaultNotApplied(f"replicas {survivors} survived SIGKILL")
 
     inject(fault, apply)
     # A kill needs no undo: the supervisor restores the replica count on its own.
     rollback(DRIVER, fault.key)
     return {"killed": [r.name for r in victims], "matched": len(matched), "at": time.time()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _gateway(state: Mapping[str, Any], dc: str) -> str:
@@ -391,7 +384,7 @@ def _same_instance(args: Mapping[str, Any]) -> bool:
 
     state = read_state(paths.sandbox_state_file())
     return bool(
-        state and state.get("instance") == args.get("instance") and _alive(int(state["supervisor"]["pid"]))
+        state and state.get("instance") == args.get("instance") and alive(int(state["supervisor"]["pid"]))
     )
 
 

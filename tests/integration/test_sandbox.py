@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from chaosdrill import procs
 from chaosdrill.errors import ActivityFailed, BadInput
 from chaosdrill.ledger import default_ledger
 from chaosdrill.sandbox import lifecycle
@@ -201,7 +202,7 @@ def test_down_after_supervisor_kill_leaves_no_process(tmp_path: Path) -> None:
     down = subprocess.run([*cli, "sandbox", "down"], env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
     time.sleep(0.5)
-    alive = [p for p in pids if lifecycle._alive(p)]
+    alive = [p for p in pids if procs.alive(p)]
     assert alive == []
     st = subprocess.run(
         [*cli, "sandbox", "status", "--json"], env=env, capture_output=True, text=True, timeout=30
