@@ -124,7 +124,6 @@ def _measure(quick: bool) -> dict[str, Any]:
     ours_s = time.monotonic() - t0
     from chaosk8s.pod.actions import terminate_pods
 
-    os.environ["KUBECONFIG"] = str(cluster.kubeconfig_path())  # chaosk8s reads it from there only
     t0 = time.monotonic()
     terminate_pods(
         label_selector="app=bench,chaosdrill.io/datacenter=dc3",
@@ -152,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CHAOSDRILL_HOME"] = home
         from chaosdrill.kube import build, cluster
 
+        # chaosk8s reads the kubeconfig from $KUBECONFIG only, and the kubernetes client
+        # freezes that variable when first imported: set it before anything imports it.
+        os.environ["KUBECONFIG"] = str(cluster.kubeconfig_path())
         if build.binaries().missing():
             print(json.dumps({"error": "run `chaosdrill tools install --kubernetes` first"}))
             return 2

@@ -3,7 +3,8 @@
 Why not call chaostoolkit-kubernetes (``chaosk8s``) activities directly: each builds its
 client through ``chaosk8s.create_k8s_api_client``, which silently falls back to the
 kubeconfig's *current* context when none is given, reads the kubeconfig only from
-``$KUBECONFIG``, sets ``verify_ssl`` to False on the *class-wide* client configuration
+``$KUBECONFIG`` (as the client saw it when first imported: setting it later is ignored),
+sets ``verify_ssl`` to False on the *class-wide* client configuration
 unless ``KUBERNETES_VERIFY_SSL`` is set, and builds a fresh client for every call. A drill
 must never hit whatever cluster ``kubectl`` happens to point at, so this module builds
 its own client from an explicit ``kube_context`` and ``kubeconfig``, refuses contexts that
