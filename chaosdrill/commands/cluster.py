@@ -2,6 +2,7 @@
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from chaosdrill.kube import cluster
@@ -16,6 +17,14 @@ def register(sub: Any) -> None:
     up.add_argument("--dcs", type=int, default=3, help="data centers (default 3)")
     up.add_argument("--zones-per-dc", type=int, default=2, help="zones per data center (default 2)")
     up.add_argument("--nodes-per-zone", type=int, default=2, help="kwok nodes per zone (default 2)")
+    up.add_argument(
+        "--apply",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="kubectl apply this file or folder once the cluster is up (repeatable), e.g. deploy/kubernetes",
+    )
     up.add_argument("--timeout", type=float, default=180, help="seconds to wait for readiness")
     up.set_defaults(func=_up)
     down = csub.add_parser("down", help="stop every component and delete the cluster")
@@ -32,6 +41,8 @@ def _say(msg: str) -> None:
 def _up(args: argparse.Namespace) -> int:
     topo = cluster.Topology(dcs=args.dcs, zones_per_dc=args.zones_per_dc, nodes_per_zone=args.nodes_per_zone)
     st = cluster.up(topo, _say, timeout_s=args.timeout)
+    if args.apply:
+        cluster.apply_manifests(args.apply, _say, timeout_s=args.timeout)
     _say(f"ready; use --kubeconfig {st.kubeconfig} --context {st.context}")
     return 0
 

@@ -37,6 +37,7 @@ __all__ = [
     "ZONE_LABEL",
     "ClusterStatus",
     "Topology",
+    "apply_manifests",
     "cluster_dir",
     "down",
     "dry_run",
@@ -431,6 +432,30 @@ def up(
             down(say)
         raise
     return status()
+
+
+def apply_manifests(
+    manifests: Sequence[Path], progress: Progress | None = None, timeout_s: float = 180
+) -> None:
+    """``kubectl apply`` each file or folder, then wait for every Deployment to be Available."""
+    say = progress or (lambda _m: None)
+    for path in manifests:
+        if not path.exists():
+            raise BadInput("<argument>", "--apply", f"{path} does not exist")
+        kubectl(["apply", "-f", str(path)], timeout_s=timeout_s)
+        say(f"applied {path}")
+    kubectl(
+        [
+            "wait",
+            "deployment",
+            "--all",
+            "--all-namespaces",
+            "--for=condition=Available",
+            f"--timeout={int(timeout_s)}s",
+        ],
+        timeout_s=timeout_s + 30,
+    )
+    say("every Deployment is Available")
 
 
 def down(progress: Progress | None = None, timeout_s: float = 60) -> None:

@@ -470,7 +470,13 @@ def surge_cpu(
         "cpu_surge",
         f"{namespace}/{selector}",
         f"simulated CPU usage {usage_cpu} on {selector!r} in {namespace}",
-        {"namespace": namespace, "pods": before_pods, "templates": before_templates},
+        {
+            "namespace": namespace,
+            "selector": selector,
+            "surged": usage_cpu,
+            "pods": before_pods,
+            "templates": before_templates,
+        },
         apply,
     )
 
@@ -487,6 +493,15 @@ def _revert_cpu_surge(target: KubeTarget, args: Mapping[str, Any]) -> None:
             )
         )
     pods: dict[str, str | None] = dict(args.get("pods") or {})
+    # Pods born during the surge (HPA scale-out, rollout) got the surged value from the
+    # template; give them what the template had before.
+    selector, surged = args.get("selector"), args.get("surged")
+    templates = list(dict(args.get("templates") or {}).values())
+    if selector and surged is not None:
+        fallback = templates[0] if templates else None
+        for pod in _list_pods(target, namespace, str(selector)):
+            if pod.metadata.name not in pods and (pod.metadata.annotations or {}).get(USAGE_CPU) == surged:
+                pods[pod.metadata.name] = fallback
     _parallel(
         lambda item: _ignore_404(
             lambda: target.core.patch_namespaced_pod(item[0], namespace, _annotation_patch(item[1]))
