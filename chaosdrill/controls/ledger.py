@@ -18,6 +18,7 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
+from chaosdrill import redact
 from chaosdrill.errors import BadInput
 from chaosdrill.evidence import PHASE_ENV
 from chaosdrill.ledger import default_ledger
@@ -51,6 +52,7 @@ def configure_control(
     interrupts the run before the hypothesis, the load and any fault.
     """
     global _refused
+    redact.arm(configuration, secrets, experiment)  # first: from here on no log line carries a secret
     os.environ[RUN_ID_ENV] = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
     os.environ[PHASE_ENV] = "before"
     _refused = None
@@ -106,6 +108,7 @@ def after_experiment_control(context: Any, state: Any = None, **_kwargs: Any) ->
         section = state.setdefault("chaosdrill", {})
         section.update(run_summary())
         section["swept"] = swept
+        redact.scrub_journal(state)  # before chaostoolkit writes it and any report reads it
 
 
 def cleanup_control() -> None:
