@@ -57,9 +57,29 @@ def test_dry_run_downloads_nothing(
 
 def test_up_status_down_leaves_no_process(kube_binaries: build.Binaries, tmp_path: Path) -> None:
     home = tmp_path / "home"
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: probe-app, namespace: default}\n"
+        "spec:\n  replicas: 2\n  selector: {matchLabels: {app: probe-app}}\n"
+        "  template:\n    metadata: {labels: {app: probe-app}}\n"
+        "    spec: {containers: [{name: c, image: probe:1}]}\n"
+    )
     try:
-        up = _cli(home, "cluster", "up", "--dcs", "1", "--zones-per-dc", "2", "--nodes-per-zone", "1")
+        up = _cli(
+            home,
+            "cluster",
+            "up",
+            "--dcs",
+            "1",
+            "--zones-per-dc",
+            "2",
+            "--nodes-per-zone",
+            "1",
+            "--apply",
+            str(manifest),
+        )
         assert up.returncode == 0, up.stdout + up.stderr
+        assert "every Deployment is Available" in up.stdout
         status = _cli(home, "cluster", "status", "--json")
         assert status.returncode == 0, status.stdout + status.stderr
         report = json.loads(status.stdout)
@@ -89,3 +109,4 @@ def test_up_refuses_a_bad_topology(tmp_path: Path) -> None:
     result = _cli(tmp_path, "cluster", "up", "--dcs", "0")
     assert result.returncode == 2
     assert "dcs" in result.stderr
+    assert not (tmp_path / "cluster" / "kwok").exists()  # refused before starting anything
