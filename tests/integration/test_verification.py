@@ -54,3 +54,21 @@ def test_a_listed_but_unfelt_latency_is_reverted(
     assert _with_toxic(sandbox["toxiproxy"]["api"]) == []
     new = [r for r in default_ledger().history() if r.fault.id not in before]
     assert len(new) == 1 and new[0].how == "injection-failed" and new[0].reverted_at is not None
+
+
+def test_blast_radius_refuses_before_anything_is_recorded(sandbox: dict[str, Any]) -> None:
+    """The allowlist and the percentage cap are checked before the ledger or the target is touched."""
+    from actions.latency import add_latency
+    from actions.pods import kill_pods
+    from chaosdrill.errors import ActivityFailed
+    from chaosdrill.sandbox import lifecycle
+
+    before = len(default_ledger().history())
+    pids = set(lifecycle.require_state()["pids"])
+    with pytest.raises(ActivityFailed, match="blast radius"):
+        add_latency(100, dc="*", configuration={"chaosdrill_allow_dcs": ["dc1"]})
+    with pytest.raises(ActivityFailed, match="blast radius"):
+        kill_pods("dc=dc1", percentage=100, configuration={"chaosdrill_max_percentage": 50})
+    assert len(default_ledger().history()) == before
+    assert [n for n, p in ToxiproxyClient(sandbox["toxiproxy"]["api"]).proxies().items() if p.toxics] == []
+    assert set(lifecycle.require_state()["pids"]) == pids
