@@ -18,6 +18,7 @@ import inspect
 import logging
 from collections.abc import Iterator, Mapping
 from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,7 @@ def validate_file(path: Path, kind: Kind | None = None) -> Kind:
 # --------------------------------------------------------------------------- experiments
 
 
+@cache
 def _configuration_schema() -> dict[str, Any]:
     full = load_schema("experiment")
     return {"$schema": full["$schema"], "$defs": full["$defs"], "$ref": "#/$defs/configuration"}

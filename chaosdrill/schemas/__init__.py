@@ -121,6 +121,18 @@ def describe(error: jsonschema.ValidationError, prefix: str = "") -> tuple[str, 
     return where, message if len(message) <= 2 * MAX_SHOWN else message[: 2 * MAX_SHOWN] + "..."
 
 
+_validators: dict[int, tuple[Mapping[str, Any], jsonschema.Draft202012Validator]] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
+    """One validator per schema object: building one resolves every ``$ref`` again."""
+    held = _validators.get(id(schema))
+    if held is None or held[0] is not schema:
+        held = (schema, jsonschema.Draft202012Validator(schema))
+        _validators[id(schema)] = held
+    return held[1]
+
+
 def _order(error: jsonschema.ValidationError) -> tuple[list[str], str]:
     return (list(map(str, error.absolute_path)), error.message[:MAX_SHOWN])
 
@@ -130,7 +142,7 @@ def check(data: Any, schema: Mapping[str, Any], source: str, prefix: str = "") -
 
     ``prefix`` is the path of ``data`` inside its file, for schemas applied to a part.
     """
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator(schema)
     errors = sorted(validator.iter_errors(data), key=_order)
     if not errors:
         return
