@@ -7,6 +7,7 @@ the file, and never an internal error (an exception other than BadInput inside a
 validator). Hypothesis runs derandomized with no deadline, so CI sees the same documents.
 """
 
+import contextlib
 import copy
 import json
 import shutil
@@ -187,10 +188,9 @@ def _fuzz(
         else:
             doc = copy.deepcopy(base)
             for mutate in payload:
-                try:
+                # An earlier mutation may have removed or retyped the parent: still malformed.
+                with contextlib.suppress(KeyError, IndexError, TypeError):
                     mutate(doc)
-                except (KeyError, IndexError, TypeError):
-                    pass  # an earlier mutation removed or retyped the parent: still malformed
             target.write_bytes(render(doc))
         _check_refused(target, capsys)
         seen += 1
@@ -476,7 +476,7 @@ def test_fuzz_topologies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 # ---------------------------------------------------------------------------- real processes
 
 
-@pytest.mark.parametrize("content", GARBAGE_TEXTS[:6] + [b"title: x\nmethod: 5\n"])
+@pytest.mark.parametrize("content", [*GARBAGE_TEXTS[:6], b"title: x\nmethod: 5\n"])
 def test_subprocess_exit_2_without_traceback(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "bad.yaml"
     path.write_bytes(content)
