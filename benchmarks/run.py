@@ -57,6 +57,7 @@ class Bench:
     budget_s: float
     rows: Callable[[dict[str, Any]], list[Row]]
     quick_flag: bool = False
+    extra_args: tuple[str, ...] = ()
     # Owned elsewhere and allowed to be absent: if it cannot measure, its row says
     # "pending" with the reason instead of failing the whole run.
     optional: bool = False
@@ -264,11 +265,24 @@ def rows_overhead(r: dict[str, Any]) -> list[Row]:
                 + "), interleaved A B A B; wall time of the whole `chaos run` process. The load control is left out: "
                 "its warm-up (3 s by default) is a deliberate wait, not overhead."
             ),
-            why_missed=""
-            if met
-            else "Profile the controls' configure/before hooks (`python -X importtime`) for the slow import or wait.",
+            why_missed="" if met else _overhead_why(r),
         )
     ]
+
+
+def _overhead_why(r: dict[str, Any]) -> str:
+    cost = r.get("controls_import") or {}
+    slow = cost.get("slowest_chaosdrill_modules_s") or {}
+    shown = ", ".join(f"`{m}` {t:.2f} s" for m, t in list(slow.items())[:3])
+    return (
+        f"Importing the controls alone takes {cost.get('total_s', '?')} s in a fresh interpreter "
+        f"(cumulative, slowest: {shown}). If `chaosdrill.controls.load` is among them, it is pulled in by the "
+        "guardrail for `measurements_path()`, and it imports the load worker and aiohttp at module level: "
+        "importing `chaosdrill.load.control` inside the load control's hooks (or moving `measurements_path` "
+        "and its env name to a small module) would take that off every run that does not start load. "
+        "The rest scales with the machine's load: the plain run itself took "
+        f"{r.get('plain_median_s')} s here."
+    )
 
 
 def rows_memory(r: dict[str, Any]) -> list[Row]:
@@ -304,6 +318,11 @@ def rows_k8s(r: dict[str, Any]) -> list[Row]:
         f"`benchmarks/k8s_scale.py` on the local kwok control plane (`chaosdrill cluster`, {scale}; cluster up "
         f"{_n(r.get('cluster_up_s'), 0)} s, pods ready {_n(r.get('pods_ready_s'), 0)} s). "
     )
+    if (r.get("machine") or {}).get("quick"):
+        how += (
+            "make bench runs its --quick size: the 1,000-node / 10,000-pod run took over 4 minutes just to come up "
+            "on 2 shared cores and would break the 15-minute budget; run `python benchmarks/k8s_scale.py` for it. "
+        )
     kill_met = bool(kill) and float(kill.get("ratio") or 0) >= float(kill.get("target_ratio") or 2.0)
     return [
         Row(
@@ -381,7 +400,18 @@ BENCHES = (
     ),
     Bench("run_overhead", "benchmarks/run_overhead.py", 90, rows_overhead, quick_flag=True),
     Bench("recorder_memory", "benchmarks/recorder_memory.py", 120, rows_memory),
-    Bench("k8s_scale", "benchmarks/k8s_scale.py", 420, rows_k8s, optional=True, available=k8s_pending),
+    # The 1,000-node / 10,000-pod run took over 4 minutes just to come up on 2 shared
+    # cores; with the rest it would not fit the 15-minute promise, so make bench runs the
+    # 100-node / 1,000-pod size and says so.
+    Bench(
+        "k8s_scale",
+        "benchmarks/k8s_scale.py",
+        300,
+        rows_k8s,
+        extra_args=("--quick",),
+        optional=True,
+        available=k8s_pending,
+    ),
 )
 
 
@@ -455,6 +485,7 @@ class Outcome:
     seconds: float
     result: dict[str, Any]
     note: str = ""
+    load_after: float = 0.0
 
 
 def _parse(stdout: str) -> dict[str, Any] | None:
@@ -474,7 +505,9 @@ def run_one(bench: Bench, quick: bool, budget_s: float, logs: Path) -> Outcome:
     pending = bench.available()
     if pending:
         return Outcome(bench, "pending", 0.0, {"pending": pending})
-    cmd = [str(PY), str(REPO / bench.script)] + (["--quick"] if quick and bench.quick_flag else [])
+    cmd = [str(PY), str(REPO / bench.script), *bench.extra_args]
+    if quick and bench.quick_flag and "--quick" not in bench.extra_args:
+        cmd.append("--quick")
     print(f"bench: {bench.name} (budget {budget_s:.0f} s) ...", file=sys.stderr, flush=True)
     began = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -557,10 +590,12 @@ def render(
                     how=f"`{o.bench.script}` did not finish: {o.note}",
                 )
             )
-        elif o.status == "pending":
-            rows.extend(o.bench.rows(o.result))
-        else:
-            rows.extend(o.bench.rows(o.result))
+            continue
+        made = o.bench.rows(o.result)
+        if o.status != "pending":
+            for row in made:
+                row.how += f" Took {o.seconds:.0f} s; 1-minute load average at its end: {o.load_after:.1f}."
+        rows.extend(made)
     took = sum(o.seconds for o in outcomes)
     lines = [
         "# Benchmarks",
@@ -631,7 +666,9 @@ def main(argv: list[str] | None = None) -> int:
                 Outcome(bench, "crashed", 0.0, {}, "not started: the 13-minute total budget ran out")
             )
             continue
-        outcomes.append(run_one(bench, args.quick, min(bench.budget_s, remaining), logs))
+        outcome = run_one(bench, args.quick, min(bench.budget_s, remaining), logs)
+        outcome.load_after = os.getloadavg()[0]
+        outcomes.append(outcome)
     text = render(outcomes, machine(), peers, started, (load_start, os.getloadavg()[0]), args.quick, logs)
     args.out.write_text(text)
     print(text)

@@ -82,6 +82,44 @@ def _run(experiment: Path, work: Path, index: int, env: dict[str, str]) -> float
     return elapsed
 
 
+def import_cost(modules: list[str]) -> dict[str, Any]:
+    """What importing the controls costs in a fresh interpreter: the usual suspect for overhead.
+
+    Returns the total and the slowest chaosdrill modules by cumulative import time (from
+    ``python -X importtime``), so a miss comes with its cause.
+    """
+    proc = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "python"),
+            "-X",
+            "importtime",
+            "-c",
+            "; ".join(f"import {m}" for m in modules),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    cumulative: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[1].isdigit():
+            cumulative[parts[2]] = int(parts[1]) / 1e6
+    top = sorted(
+        (
+            (name, t)
+            for name, t in cumulative.items()
+            if name.startswith("chaosdrill") and name not in modules
+        ),
+        key=lambda kv: -kv[1],
+    )[:5]
+    return {
+        "total_s": round(sum(cumulative.get(m, 0.0) for m in modules), 3),
+        "slowest_chaosdrill_modules_s": {name: round(t, 3) for name, t in top},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=RUNS)
@@ -113,6 +151,7 @@ def main() -> int:
             a.append(_run(plain, work, i, env))
             b.append(_run(controlled, work, i, env))
     added = statistics.median(b) - statistics.median(a)
+    cost = import_cost([str(c["provider"]["module"]) for c in controls])
     result = {
         "benchmark": "run_overhead",
         "runs_each": runs,
@@ -124,6 +163,7 @@ def main() -> int:
         "controlled_max_s": round(max(b), 3),
         "added_median_s": round(added, 3),
         "paired_added_median_s": round(statistics.median(y - x for x, y in zip(a, b, strict=True)), 3),
+        "controls_import": cost,
         "limit_s": LIMIT_S,
         "pass": added <= LIMIT_S,
     }
