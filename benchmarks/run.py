@@ -169,8 +169,10 @@ def rows_latency(r: dict[str, Any]) -> list[Row]:
         if not c["bounds_ok"]:
             why.append(
                 f"{100 * c['fraction_outside_bounds_with_slack']:.2f} % of samples fell outside the bounds (± 2 ms): "
-                "on a shared machine these are scheduling stalls of the client or toxiproxy; rerun on an idle "
-                "machine, or pin toxiproxy and the client to separate cores"
+                "on a shared machine these are scheduling stalls of the client, the echo server or toxiproxy "
+                f"(the clean path, without any toxic, had {100 * c.get('clean_fraction_over_slack', 0):.2f} % of its "
+                "round trips more than 2 ms over its median at the same time); rerun on an idle machine, or pin "
+                "toxiproxy and the client to cores of their own"
             )
         out.append(
             Row(
@@ -432,7 +434,7 @@ def check_peers() -> dict[str, str]:
         flag = "-v" if name == "nginx" else "--version"
         out = subprocess.run([path, flag], capture_output=True, text=True, check=False)
         text = (out.stdout + out.stderr).strip().splitlines()
-        found[name] = text[0] if text else path
+        found[name] = (text[0] if text else path).split(" Copyright")[0].removeprefix("nginx version: ")
     locust = subprocess.run(
         [str(PY), "-c", "from benchmarks import load_common as c; print(c.locust_python())"],
         cwd=REPO,
@@ -446,9 +448,14 @@ def check_peers() -> dict[str, str]:
     else:
         py = locust.stdout.strip().splitlines()[-1]
         ver = subprocess.run([py, "-m", "locust", "--version"], capture_output=True, text=True, check=False)
-        found["locust"] = (ver.stdout + ver.stderr).strip().splitlines()[0] if ver.returncode == 0 else "?"
+        first = (ver.stdout + ver.stderr).strip().splitlines()
+        found["locust"] = first[0].split(" from ")[0] if ver.returncode == 0 and first else "?"
     tox = subprocess.run(
-        [str(PY), "-c", "from chaosdrill import tools; print(tools.toxiproxy_server())"],
+        [
+            str(PY),
+            "-c",
+            "from chaosdrill import tools; tools.toxiproxy_server(); print(tools.TOXIPROXY.version)",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -458,7 +465,7 @@ def check_peers() -> dict[str, str]:
     if tox.returncode != 0:
         missing.append(f"toxiproxy-server: {tox.stderr.strip()[-800:]}")
     else:
-        found["toxiproxy"] = tox.stdout.strip()
+        found["toxiproxy"] = f"{tox.stdout.strip()} (chaosdrill's pinned build)"
     chaos = REPO / ".venv" / "bin" / "chaos"
     ver = subprocess.run([str(chaos), "--version"], capture_output=True, text=True, check=False)
     if ver.returncode != 0:
