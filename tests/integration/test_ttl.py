@@ -69,8 +69,8 @@ def test_ttl_reverts_a_latency_toxic_after_the_runner_is_sigkilled(sandbox: dict
     expires = record.fault.at + 2.0
     assert _wait_for(lambda: not _toxic_proxies(api, "chaosdrill-ttl"), timeout_s=expires + 3.0 - time.time())
     gone_at = time.time()
-    # Removed about when the TTL ran out (poll 0.5 s), not before it.
-    assert expires - 0.05 <= gone_at <= expires + 1.5, gone_at - expires
+    # Removed when the TTL ran out (0.5 s poll; margin for a loaded machine), not before it.
+    assert expires - 0.05 <= gone_at <= expires + 2.0, gone_at - expires
     record = next(r for r in default_ledger().history() if r.fault.id == fault_id)
     assert record.how == "ttl"
     assert record.reverted_at is not None and record.reverted_at >= expires
