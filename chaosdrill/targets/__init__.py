@@ -53,11 +53,11 @@ def inject(fault: Fault, apply: Callable[[], T], ledger: Ledger | None = None) -
     if fault.run_id is None and current_run_id():
         fault = Fault(**{**fault.__dict__, "run_id": current_run_id()})
     led.record(fault)
-    if fault.ttl_s is not None:
-        from chaosdrill import watchdog  # recorded first, so a watchdog exiting now still sees it
-
-        watchdog.ensure_running(led.path)
     try:
+        if fault.ttl_s is not None:  # no TTL without a watchdog: failing to start one fails the injection
+            from chaosdrill import watchdog  # recorded first, so a watchdog exiting now still sees it
+
+            watchdog.ensure_running(led.path)
         return apply()
     except BaseException:
         try:
