@@ -11,19 +11,18 @@ Paths and globs are relative to the plan's *repository root*: ``root:`` if the p
 """
 
 import glob
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from croniter import croniter
 
 from chaosdrill.drills.expectation import Expectation, expectation_of
 from chaosdrill.errors import BadInput
 from chaosdrill.schemas import check, type_name
+from chaosdrill.schemas.reader import read_document
 from chaosdrill.targets import Target
 
 __all__ = [
@@ -122,16 +121,9 @@ class DrillPlan:
 
 
 def _read_mapping(path: Path, what: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise BadInput(str(path), "<file>", f"cannot read the {what}: {e.strerror or e}") from e
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise BadInput(
-            str(path), "<file>", f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}"
-        ) from e
+    # The bounded reader turns every parser failure (bad UTF-8, alias bombs, deep nesting)
+    # into a BadInput naming the file, so `drill run` never shows a traceback.
+    data = read_document(path)
     if not isinstance(data, dict):
         raise BadInput(str(path), "<top>", f"expected an object, got {type_name(data)}")
     return data

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from chaosdrill.errors import BadInput
 
 __all__ = [
@@ -206,10 +204,7 @@ def load_topology(path: Path | None) -> Topology:
     """The default topology, or the one in ``path`` (YAML), validated."""
     if path is None:
         return Topology()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise BadInput(str(path), "<file>", f"cannot read: {e.strerror}") from e
-    except yaml.YAMLError as e:
-        raise BadInput(str(path), "<file>", f"not valid YAML: {e}") from e
-    return topology_from_dict(raw or {}, str(path))
+    from chaosdrill.schemas.reader import read_document
+
+    raw = read_document(path)
+    return topology_from_dict({} if raw is None else raw, str(path))
