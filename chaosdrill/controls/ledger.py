@@ -53,6 +53,7 @@ def configure_control(
     """
     global _refused
     redact.arm(configuration, secrets, experiment)  # first: from here on no log line carries a secret
+    _share_chaostoolkit_handlers()
     os.environ[RUN_ID_ENV] = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
     os.environ[PHASE_ENV] = "before"
     _refused = None
@@ -64,6 +65,17 @@ def configure_control(
         except BadInput as e:
             log.error("refusing to run a malformed experiment: %s", e)
             _refused = e
+
+
+def _share_chaostoolkit_handlers() -> None:
+    """Send chaosdrill's log lines where chaostoolkit's go (console and chaostoolkit.log)."""
+    ours, theirs = logging.getLogger("chaosdrill"), logging.getLogger("chaostoolkit")
+    for handler in theirs.handlers:
+        if handler not in ours.handlers:
+            ours.addHandler(handler)
+    if theirs.handlers:
+        ours.setLevel(logging.INFO)
+        ours.propagate = False  # the handlers above already print it once
 
 
 def before_experiment_control(context: Any, **_kwargs: Any) -> None:
