@@ -613,7 +613,8 @@ def render(
         "",
         "Produced by `make bench` (`python -m benchmarks.run --out BENCHMARKS.md`"
         + (", **--quick: fewer samples, not the real figures**" if quick else "")
-        + "). Every figure is measured side by side with its peer in the same run, on the same machine.",
+        + "). Every figure that has a peer is measured side by side with it in the same run, on the same machine; "
+        "the ratio column compares the two.",
         "",
         f"- **Date (UTC):** {started.strftime('%Y-%m-%d %H:%M')}",
         f"- **Machine:** {mach['cores']} cores ({mach['cores_usable']} usable), {mach['cpu']}, {mach['memory']} RAM, "
