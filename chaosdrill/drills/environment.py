@@ -6,6 +6,7 @@ The sandbox is driven through its lifecycle module; the local Kubernetes cluster
 the ``chaosdrill cluster`` command, which keeps this module independent of kwok details.
 """
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,8 +21,14 @@ __all__ = ["target_environment"]
 _CLUSTER_TIMEOUT_S = 900.0
 
 
-def _cluster(command: str, timeout_s: float = _CLUSTER_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "chaosdrill.cli", "cluster", command]
+# The reference service's manifests, applied to a cluster the drill starts itself.
+_MANIFESTS = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
+
+
+def _cluster(
+    command: str, timeout_s: float = _CLUSTER_TIMEOUT_S, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "chaosdrill.cli", "cluster", command, *extra]
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as e:
@@ -51,16 +58,25 @@ def _local_cluster(say: Callable[[str], None]) -> Iterator[None]:
     started = _cluster("status", 60).returncode != 0
     if started:
         say("cluster: starting the local control plane")
-        done = _cluster("up")
+        done = _cluster("up", extra=("--apply", str(_MANIFESTS)) if _MANIFESTS.is_dir() else ())
         if done.returncode != 0:
             raise ToolError(
                 f"`chaosdrill cluster up` failed ({done.returncode}): {done.stderr.strip()[-1500:]}"
             )
     else:
         say("cluster: already up, it will be left running")
+    from chaosdrill.kube.cluster import kubeconfig_path
+
+    # The experiments read KUBECONFIG: point it at the local cluster, never at the user's.
+    previous = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = str(kubeconfig_path())
     try:
         yield
     finally:
+        if previous is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = previous
         if started:
             say("cluster: stopping")
             _cluster("down")

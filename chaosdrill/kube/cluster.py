@@ -30,6 +30,7 @@ import yaml
 from chaosdrill import paths
 from chaosdrill.errors import BadInput, ToolError
 from chaosdrill.kube import build
+from chaosdrill.procs import alive
 
 __all__ = [
     "CLUSTER_NAME",
@@ -327,16 +328,6 @@ def kubectl(args: Sequence[str], *, stdin: str | None = None, timeout_s: float =
     return proc.stdout
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _component_pids() -> dict[str, int]:
     pids: dict[str, int] = {}
     folder = _pids_dir()
@@ -352,7 +343,7 @@ def _component_pids() -> dict[str, int]:
 
 def status() -> ClusterStatus:
     pids = _component_pids()
-    components = {name: _pid_alive(pid) for name, pid in sorted(pids.items())}
+    components = {name: alive(pid) for name, pid in sorted(pids.items())}
     topology = None
     if _state_file().exists():
         topology = json.loads(_state_file().read_text(encoding="utf-8")).get("topology")
@@ -484,7 +475,7 @@ def _ours(pid: int, cluster_path: Path) -> bool:
         cwd = os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return False
-    return cwd.startswith(str(cluster_path)) and not _is_zombie(pid)
+    return cwd.startswith(str(cluster_path)) and alive(pid)
 
 
 def _stop(pids: dict[str, int], cluster_path: Path, say: Progress) -> None:
@@ -525,11 +516,3 @@ def down(progress: Progress | None = None, timeout_s: float = 60) -> None:
     shutil.rmtree(cluster_path, ignore_errors=True)
     _state_file().unlink(missing_ok=True)
     say(f"cluster {CLUSTER_NAME} deleted")
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"

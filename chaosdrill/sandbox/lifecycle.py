@@ -16,8 +16,7 @@ from typing import Any
 
 from chaosdrill import paths
 from chaosdrill.errors import ChaosdrillError, NotRunning
-from chaosdrill.procs import alive as _alive
-from chaosdrill.procs import group_members as _group_members
+from chaosdrill.procs import alive, group_members
 from chaosdrill.sandbox.state import read_state
 from chaosdrill.sandbox.topology import load_topology
 
@@ -32,13 +31,13 @@ def _state() -> dict[str, Any] | None:
 
 def is_up() -> bool:
     state = _state()
-    return bool(state and state.get("ready") and _alive(int(state["supervisor"]["pid"])))
+    return bool(state and state.get("ready") and alive(int(state["supervisor"]["pid"])))
 
 
 def require_state() -> dict[str, Any]:
     """The state of a running sandbox, or NotRunning saying how to start one."""
     state = _state()
-    if not state or not _alive(int(state["supervisor"]["pid"])):
+    if not state or not alive(int(state["supervisor"]["pid"])):
         raise NotRunning(
             f"the sandbox is not running (no live state at {paths.sandbox_state_file()}); "
             "start it with `chaosdrill sandbox up`"
@@ -84,23 +83,23 @@ def down(timeout_s: float = 10.0) -> list[int]:
         return []
     sup = int(state["supervisor"]["pid"])
     pgid = int(state["supervisor"]["pgid"])
-    if _alive(sup):
+    if alive(sup):
         os.kill(sup, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while _alive(sup) and time.monotonic() < deadline:
+        while alive(sup) and time.monotonic() < deadline:
             time.sleep(0.05)
     killed = []
     recorded = {int(p) for p in state.get("pids", [])}
-    for pid in set(_group_members(pgid)) | {p for p in recorded if _alive(p)}:
+    for pid in set(group_members(pgid)) | {p for p in recorded if alive(p)}:
         try:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout_s
-    while _group_members(pgid) and time.monotonic() < deadline:
+    while group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = _group_members(pgid)
+    left = group_members(pgid)
     if left:
         raise ChaosdrillError(f"processes of the sandbox survived SIGKILL: {left}")
     paths.sandbox_state_file().unlink(missing_ok=True)
@@ -111,14 +110,14 @@ def status() -> dict[str, Any]:
     state = _state()
     if state is None:
         return {"up": False}
-    alive = [p for p in state.get("pids", []) if _alive(int(p))]
+    running = [p for p in state.get("pids", []) if alive(int(p))]
     return {
         "up": is_up(),
         "instance": state.get("instance"),
         "edge": (state.get("edge") or {}).get("url"),
         "toxiproxy": (state.get("toxiproxy") or {}).get("api"),
         "supervisor": state["supervisor"]["api"],
-        "processes": len(alive),
+        "processes": len(running),
         "gateways": {dc: (info.get("gateway") or {}).get("url") for dc, info in state["dcs"].items()},
         "replicas": {
             f"{dc}/{az}": sum(1 for s in pool["slots"] if s.get("replica"))

@@ -32,6 +32,7 @@ import pytest
 import requests
 import yaml
 
+from chaosdrill import procs
 from chaosdrill.ledger import FaultRecord, default_ledger
 from chaosdrill.sandbox import lifecycle
 from chaosdrill.targets.toxiproxy import ToxiproxyClient
@@ -235,7 +236,7 @@ def assert_clean(sandbox: dict[str, Any], run: Run) -> None:
     )
     pid = load_pid(run)
     if pid is not None:
-        wait_until(lambda: not lifecycle._alive(pid), 10, f"load worker {pid} to exit")
+        wait_until(lambda: not procs.alive(pid), 10, f"load worker {pid} to exit")
 
 
 def journal_of(run: Run) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from chaosdrill.kube import build, cluster
+from chaosdrill.procs import alive
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -28,14 +29,6 @@ def _cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPr
         timeout=timeout,
         check=False,
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def test_dry_run_downloads_nothing(
@@ -95,11 +88,11 @@ def test_up_status_down_leaves_no_process(kube_binaries: build.Binaries, tmp_pat
         assert report["topology"]["dcs"] == 1
         assert Path(report["kubeconfig"]).is_relative_to(home)
         pids = [int(p.read_text()) for p in (home / "cluster" / "kwok" / "clusters").glob("*/pids/*.pid")]
-        assert pids and all(_alive(p) for p in pids)
+        assert pids and all(alive(p) for p in pids)
     finally:
         down = _cli(home, "cluster", "down")
     assert down.returncode == 0, down.stdout + down.stderr
-    assert not [p for p in pids if _alive(p)]
+    assert not [p for p in pids if alive(p)]
     after = _cli(home, "cluster", "status")
     assert after.returncode == 1
     assert "not running" in after.stdout
