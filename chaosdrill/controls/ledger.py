@@ -32,6 +32,7 @@ __all__ = [
     "before_method_control",
     "cleanup_control",
     "configure_control",
+    "judge_method",
     "run_summary",
     "sweep",
 ]
@@ -113,13 +114,36 @@ def run_summary() -> dict[str, Any]:
     }
 
 
+def judge_method(journal: dict[str, Any]) -> dict[str, list[str]]:
+    """Make failures inside the method count, which chaoslib alone does not.
+
+    chaoslib records a failed probe or action in the method and still ends the run
+    ``completed`` (exit 0). Here a failed probe in the method is a finding about the system:
+    the run is marked deviated. A failed action means the fault was not injected as
+    written, so nothing was tested: the run is marked failed. Both make ``chaos run`` exit 1.
+    """
+    failed: dict[str, list[str]] = {"probes": [], "actions": []}
+    for run in journal.get("run") or []:
+        activity = run.get("activity") or {}
+        if run.get("status") == "failed":
+            kind = "probes" if activity.get("type") == "probe" else "actions"
+            failed[kind].append(str(activity.get("name")))
+    if journal.get("status") == "completed":
+        if failed["probes"]:
+            journal["deviated"] = True
+        if failed["actions"]:
+            journal["status"] = "failed"
+    return failed
+
+
 def after_experiment_control(context: Any, state: Any = None, **_kwargs: Any) -> None:
-    """After rollbacks: sweep leftovers and write the run's fault history into the journal."""
+    """After rollbacks: sweep leftovers, judge the method, write the run's fault history."""
     swept = sweep("end-of-run")
     if isinstance(state, dict):
         section = state.setdefault("chaosdrill", {})
         section.update(run_summary())
         section["swept"] = swept
+        section["method_failures"] = judge_method(state)
         redact.scrub_journal(state)  # before chaostoolkit writes it and any report reads it
 
 
