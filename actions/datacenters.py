@@ -3,26 +3,22 @@
 Users belong to cells (``hash(user_id) % N``) and each cell to a DC. On Kubernetes a DC
 is the set of Deployments labelled ``chaosdrill.io/datacenter``; failing it over scales
 them to zero and moves its cells in the routing ConfigMap. The rollback restores the
-exact replica counts and cell map recorded in the ledger before the fault.
+exact replica counts and cell map recorded in the ledger before the fault. On the sandbox
+the DC's gateway is stopped: the edge must notice and move the DC's cells to the
+survivors, and fail them back once the gateway is healthy again.
 """
 
-from typing import Any
-
-from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill.targets import Target, target_of
+from chaosdrill.activity import check_dc_allowed
+from chaosdrill.targets import Target, sandbox, target_of
 from chaosdrill.targets import kubernetes as kube
 
 __all__ = ["dc_failover", "dc_failover_rollback"]
 
-SANDBOX_UNSUPPORTED = "not supported on the sandbox target yet"
 
-
-def _kubernetes_only(name: str, configuration: Configuration | None) -> dict[str, Any]:
-    if target_of(configuration) is not Target.KUBERNETES:
-        raise ActivityFailed(f"{name}: {SANDBOX_UNSUPPORTED}")
-    return dict(configuration or {})
+def _on_kubernetes(configuration: Configuration | None) -> bool:
+    return target_of(configuration) is Target.KUBERNETES
 
 
 def dc_failover(
@@ -30,18 +26,23 @@ def dc_failover(
     namespace: str = "default",
     routing_configmap: str = "llm-routing",
     wait_gone_s: float = 120.0,
+    ttl_s: float | None = None,
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> dict[str, Any]:
+) -> dict:
     """Fail data center ``dc`` over: scale its Deployments to 0 and move its cells.
 
     ``routing_configmap`` maps cells to DCs (empty string: do not shift traffic). Waits up
     to ``wait_gone_s`` seconds for the DC's pods to go; returns the previous replica
-    counts and the new cell map.
+    counts and the new cell map. On the sandbox: stop the DC's gateway (``ttl_s`` bounds
+    the outage) and let the edge fail its cells over.
     """
-    conf = _kubernetes_only("dc_failover", configuration)
-    return kube.dc_failover(dc, namespace, routing_configmap or None, wait_gone_s, conf)
+    if _on_kubernetes(configuration):
+        conf = dict(configuration or {})
+        return kube.dc_failover(dc, namespace, routing_configmap or None, wait_gone_s, conf)
+    check_dc_allowed(dc, configuration)
+    return sandbox.dc_outage(dc, ttl_s=ttl_s)
 
 
 def dc_failover_rollback(
@@ -50,7 +51,9 @@ def dc_failover_rollback(
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> dict[str, Any]:
-    """Fail data center ``dc`` back: its exact previous replica counts and cells."""
-    conf = _kubernetes_only("dc_failover_rollback", configuration)
-    return kube.dc_failover_rollback(dc, namespace, conf)
+) -> dict:
+    """Fail data center ``dc`` back: its exact previous replica counts and cells (on the
+    sandbox: start its gateway again)."""
+    if _on_kubernetes(configuration):
+        return kube.dc_failover_rollback(dc, namespace, dict(configuration or {}))
+    return sandbox.dc_outage_rollback(dc)

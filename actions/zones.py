@@ -2,44 +2,54 @@
 
 On Kubernetes an outage is what a real zone loss looks like to the control plane: its
 nodes are cordoned and tainted NoExecute, so their pods are evicted and rescheduled in
-the surviving zones; a partition is a NetworkPolicy. Each fault has a rollback action
-with the same arguments, and the ledger reverts it anyway if the run dies.
+the surviving zones; a partition is a NetworkPolicy. On the sandbox the zone is named
+``<dc>-<az>`` (``dc1-az-a``): an outage stops every replica of that AZ pool and holds it
+at zero; a partition blackholes the gateway's links to the pool in toxiproxy. Each fault
+has a rollback action with the same arguments, and the ledger reverts it anyway if the
+run dies.
 """
 
-from typing import Any
-
-from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill.targets import Target, target_of
+from chaosdrill.activity import check_dc_allowed
+from chaosdrill.sandbox.lifecycle import require_state
+from chaosdrill.targets import Target, sandbox, target_of
 from chaosdrill.targets import kubernetes as kube
 
 __all__ = ["zone_outage", "zone_outage_rollback", "zone_partition", "zone_partition_rollback"]
 
-SANDBOX_UNSUPPORTED = "not supported on the sandbox target yet"
+PARTITION_TOXIC = "chaosdrill-partition"
 
 
-def _kubernetes_only(name: str, configuration: Configuration | None) -> dict[str, Any]:
-    if target_of(configuration) is not Target.KUBERNETES:
-        raise ActivityFailed(f"{name}: {SANDBOX_UNSUPPORTED}")
-    return dict(configuration or {})
+def _on_kubernetes(configuration: Configuration | None) -> bool:
+    return target_of(configuration) is Target.KUBERNETES
+
+
+def _sandbox_pool(zone: str, configuration: Configuration | None) -> tuple[str, str]:
+    dc, az = sandbox.zone_pool(require_state(), zone)
+    check_dc_allowed(dc, configuration)
+    return dc, az
 
 
 def zone_outage(
     zone: str,
     wait_evicted_s: float = 120.0,
+    ttl_s: float | None = None,
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> dict[str, Any]:
+) -> dict:
     """Take zone ``zone`` down: cordon its nodes and taint them NoExecute.
 
     Waits up to ``wait_evicted_s`` seconds for the zone's pods to be evicted and fails
     (FaultNotApplied, after undoing the fault) if they are not. Returns the nodes and
-    how long tainting and eviction took.
+    how long tainting and eviction took. On the sandbox, stops every replica of the
+    ``<dc>-<az>`` pool and holds it at zero; ``ttl_s`` bounds the outage's life there.
     """
-    conf = _kubernetes_only("zone_outage", configuration)
-    return kube.zone_outage(zone, wait_evicted_s, conf)
+    if _on_kubernetes(configuration):
+        return kube.zone_outage(zone, wait_evicted_s, dict(configuration or {}))
+    _sandbox_pool(zone, configuration)
+    return sandbox.zone_outage(zone, ttl_s=ttl_s)
 
 
 def zone_outage_rollback(
@@ -47,10 +57,11 @@ def zone_outage_rollback(
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> dict[str, Any]:
+) -> dict:
     """Bring zone ``zone`` back: remove the outage taint and uncordon its nodes."""
-    conf = _kubernetes_only("zone_outage_rollback", configuration)
-    return kube.zone_outage_rollback(zone, conf)
+    if _on_kubernetes(configuration):
+        return kube.zone_outage_rollback(zone, dict(configuration or {}))
+    return sandbox.zone_outage_rollback(zone)
 
 
 def zone_partition(
@@ -59,10 +70,15 @@ def zone_partition(
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> dict[str, Any]:
-    """Cut zone ``zone`` off: a NetworkPolicy admits only traffic among the zone's own pods."""
-    conf = _kubernetes_only("zone_partition", configuration)
-    return kube.zone_partition(zone, namespace, conf)
+) -> dict:
+    """Cut zone ``zone`` off: a NetworkPolicy admits only traffic among the zone's own pods.
+
+    On the sandbox: blackhole every link from the DC's gateway to the zone's replica pool.
+    """
+    if _on_kubernetes(configuration):
+        return kube.zone_partition(zone, namespace, dict(configuration or {}))
+    dc, az = _sandbox_pool(zone, configuration)
+    return sandbox.add_toxic(dc, az, "replicas", PARTITION_TOXIC, "timeout", {"timeout": 0})
 
 
 def zone_partition_rollback(
@@ -71,7 +87,10 @@ def zone_partition_rollback(
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> dict[str, Any]:
-    """Heal the partition of ``zone``: delete its NetworkPolicy and pod labels."""
-    conf = _kubernetes_only("zone_partition_rollback", configuration)
-    return kube.zone_partition_rollback(zone, namespace, conf)
+) -> dict:
+    """Heal the partition of ``zone``: delete its NetworkPolicy and pod labels (on the
+    sandbox: remove the blackhole)."""
+    if _on_kubernetes(configuration):
+        return kube.zone_partition_rollback(zone, namespace, dict(configuration or {}))
+    dc, az = sandbox.zone_pool(require_state(), zone)
+    return sandbox.remove_toxic(dc, az, "replicas", PARTITION_TOXIC)

@@ -3,6 +3,7 @@ reached N within T of a surge, came back down after it, and killed replicas were
 replaced within T."""
 
 import fnmatch
+import time
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -10,7 +11,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosdrill import components, evidence
 
-__all__ = ["replicas_reached", "replicas_recovered_within", "replicas_settled"]
+__all__ = ["pools_at_desired_within", "replicas_reached", "replicas_recovered_within", "replicas_settled"]
 
 
 def _scaled(pool: str) -> list[dict[str, Any]]:
@@ -112,14 +113,39 @@ def replicas_recovered_within(
             if not started:
                 raise ActivityFailed(f"replica {ex['name']} in {ex['pool']} was never replaced")
             worst = max(worst, started[0]["at"] - t0)
-    short = {
-        f"{dc}/{az}": (sum(1 for s in pool["slots"] if s.get("replica")), pool["desired"])
-        for dc, info in state["dcs"].items()
-        for az, pool in info["azs"].items()
-        if not pool.get("held") and sum(1 for s in pool["slots"] if s.get("replica")) < pool["desired"]
-    }
+    short = _short_pools(state)
     if short:
         raise ActivityFailed(f"pools below their desired replicas (live, desired): {short}")
     if worst > within_s:
         raise ActivityFailed(f"the slowest replacement took {worst:.2f}s, longer than {within_s:g}s")
     return {"ok": True, "slowest_replacement_s": worst, "kills": len(kills)}
+
+
+def _short_pools(state: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {
+        f"{dc}/{az}": (live, pool["desired"])
+        for dc, info in state["dcs"].items()
+        for az, pool in info["azs"].items()
+        if not pool.get("held")
+        and (live := sum(1 for s in pool["slots"] if s.get("replica"))) < pool["desired"]
+    }
+
+
+def pools_at_desired_within(
+    within_s: float = 10.0,
+    *,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> dict:
+    """Assert every pool that is not held runs its desired number of replicas, waiting up
+    to ``within_s`` seconds for that (after a zone returns, say)."""
+    deadline = time.monotonic() + within_s
+    short = _short_pools(components.supervisor_state())
+    while short and time.monotonic() < deadline:
+        time.sleep(0.2)
+        short = _short_pools(components.supervisor_state())
+    if short:
+        raise ActivityFailed(
+            f"pools below their desired replicas after {within_s:g}s (live, desired): {short}"
+        )
+    return {"ok": True}

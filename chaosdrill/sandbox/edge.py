@@ -57,11 +57,12 @@ class Edge:
         self.m_healthy = Gauge("edge_dc_healthy", "1 when the DC passes health checks", ["dc"], registry=reg)
         self.m_failed = Counter("edge_upstream_errors_total", "Gateway unreachable", ["dc"], registry=reg)
 
-    def route(self, user: str) -> DcHealth | None:
+    def route(self, user: str, avoid: str = "") -> DcHealth | None:
+        """The user's home DC, or the next healthy one in ring order (skipping ``avoid``)."""
         home = home_dc_index(user, len(self.order))
         for step in range(len(self.order)):
             h = self.health[self.order[(home + step) % len(self.order)]]
-            if h.healthy and h.url:
+            if h.healthy and h.url and h.name != avoid:
                 return h
         return None
 
@@ -114,20 +115,37 @@ class Edge:
         body = await request.read()
         headers = {k: request.headers[k] for k in FORWARD_REQUEST if k in request.headers}
         try:
-            async with self.session.post(
-                f"{target.url}/v1/generate",
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.spec.timeout_s),
-            ) as resp:
-                payload = await resp.read()
-                out = {k: resp.headers[k] for k in FORWARD_RESPONSE if k in resp.headers}
-                out["X-Chaosdrill-DC"] = target.name
-                self.m_routed.labels(target.name, home).inc()
-                return web.Response(body=payload, status=resp.status, headers=out)
+            return await self._forward(target, home, body, headers)
+        except aiohttp.ClientConnectorError:
+            # Refused: the request never reached the gateway, so it is safe to send it to
+            # the next DC now rather than wait for the health checks to notice.
+            self.m_failed.labels(target.name).inc()
+            retry = self.route(user, avoid=target.name)
+            if retry is not None:
+                try:
+                    return await self._forward(retry, home, body, headers)
+                except (aiohttp.ClientError, TimeoutError):
+                    self.m_failed.labels(retry.name).inc()
+            return web.json_response({"error": f"gateway {target.name} unreachable"}, status=502)
         except (aiohttp.ClientError, TimeoutError):
             self.m_failed.labels(target.name).inc()
             return web.json_response({"error": f"gateway {target.name} unreachable"}, status=502)
+
+    async def _forward(
+        self, target: DcHealth, home: str, body: bytes, headers: dict[str, str]
+    ) -> web.Response:
+        assert self.session is not None
+        async with self.session.post(
+            f"{target.url}/v1/generate",
+            data=body,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=self.spec.timeout_s),
+        ) as resp:
+            payload = await resp.read()
+            out = {k: resp.headers[k] for k in FORWARD_RESPONSE if k in resp.headers}
+            out["X-Chaosdrill-DC"] = target.name
+            self.m_routed.labels(target.name, home).inc()
+            return web.Response(body=payload, status=resp.status, headers=out)
 
     async def admin_state(self, _request: web.Request) -> web.Response:
         return web.json_response(

@@ -319,6 +319,27 @@ class Supervisor:
         self._write()
         return web.json_response({"pool": key, "previous": previous, "held": pool.held})
 
+    async def api_gateway(self, request: web.Request) -> web.Response:
+        """Stop or start a DC's gateway: the sandbox's DC outage (the edge then fails over)."""
+        body = await request.json()
+        dc = body.get("dc")
+        running = body.get("running")
+        if dc not in self.topo.dcs or not isinstance(running, bool):
+            return web.json_response({"error": f"unknown dc {dc!r} or running not a boolean"}, status=400)
+        name = f"{dc}-gateway"
+        child = self.children.get(name)
+        previous = child is not None and child.proc.returncode is None
+        if running and not previous:
+            await self._start_gateway(dc)
+        elif not running and child is not None:
+            self.children.pop(name)
+            if child.proc.returncode is None:
+                child.proc.terminate()
+                await child.proc.wait()
+        self.events.append({"at": time.time(), "type": "gateway", "dc": dc, "running": running, "pool": dc})
+        self._write()
+        return web.json_response({"dc": dc, "previous": previous, "running": running})
+
     async def api_state(self, _request: web.Request) -> web.Response:
         return web.json_response(self.snapshot())
 
@@ -408,6 +429,7 @@ class Supervisor:
         app = web.Application()
         app.router.add_post("/scale", self.api_scale)
         app.router.add_post("/hold", self.api_hold)
+        app.router.add_post("/gateway", self.api_gateway)
         app.router.add_get("/state", self.api_state)
         app.router.add_post("/shutdown", self.api_shutdown)
         app.router.add_get("/metrics", metrics_handler(self.registry))

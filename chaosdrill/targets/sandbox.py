@@ -33,6 +33,8 @@ __all__ = [
     "Replica",
     "add_toxic",
     "admin_get",
+    "dc_outage",
+    "dc_outage_rollback",
     "kill_replicas",
     "links",
     "parse_selector",
@@ -44,6 +46,9 @@ __all__ = [
     "set_defences",
     "set_links_enabled",
     "unset_defences",
+    "zone_outage",
+    "zone_outage_rollback",
+    "zone_pool",
 ]
 
 DRIVER = "sandbox"
@@ -369,6 +374,103 @@ def unset_defences(dc: str) -> dict[str, Any]:
     return {"dc": dc, "ledger_entries_closed": rollback(DRIVER, f"defences:{dc}")}
 
 
+def _supervisor_post(api: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        resp = requests.post(f"{api}{path}", json=dict(body), timeout=HTTP_TIMEOUT_S)
+    except requests.RequestException as e:
+        raise ActivityFailed(f"the sandbox supervisor at {api} did not answer {path}: {e}") from e
+    if resp.status_code != 200:
+        raise ActivityFailed(f"the sandbox supervisor refused {path} {dict(body)}: {resp.text}")
+    out: dict[str, Any] = resp.json()
+    return out
+
+
+def _wait_for(check: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return bool(check())
+
+
+def zone_pool(state: Mapping[str, Any], zone: str) -> tuple[str, str]:
+    """``dc1-az-a`` (the Kubernetes zone name) -> (``dc1``, ``az-a``)."""
+    for dc, info in state["dcs"].items():
+        for az in info["azs"]:
+            if f"{dc}-{az}" == zone:
+                return dc, str(az)
+    known = sorted(f"{dc}-{az}" for dc, info in state["dcs"].items() for az in info["azs"])
+    raise ActivityFailed(f"unknown zone {zone!r}; the sandbox has {', '.join(known)}")
+
+
+def _live_replicas(dc: str, az: str) -> int:
+    pool = require_state()["dcs"][dc]["azs"][az]
+    return sum(1 for s in pool["slots"] if s.get("replica"))
+
+
+def zone_outage(zone: str, ttl_s: float | None = None) -> dict[str, Any]:
+    """Stop every replica of an AZ pool and keep it at zero (the supervisor holds it)."""
+    state = require_state()
+    dc, az = zone_pool(state, zone)
+    api = state["supervisor"]["api"]
+    fault = Fault(
+        driver=DRIVER,
+        kind="zone_outage",
+        key=f"zone_outage:{zone}",
+        description=f"stop every replica of {dc}/{az} and hold the pool at zero",
+        revert={"op": "release_hold", "instance": state["instance"], "api": api, "dc": dc, "az": az},
+        ttl_s=ttl_s,
+    )
+
+    def apply() -> None:
+        _supervisor_post(api, "/hold", {"dc": dc, "az": az, "held": True})
+        if not _wait_for(lambda: _live_replicas(dc, az) == 0, 10.0):
+            raise FaultNotApplied(f"{dc}/{az} still has {_live_replicas(dc, az)} replicas after the outage")
+
+    started = time.monotonic()
+    inject(fault, apply)
+    return {
+        "fault_id": fault.id,
+        "zone": zone,
+        "pool": f"{dc}/{az}",
+        "down_after_s": time.monotonic() - started,
+    }
+
+
+def zone_outage_rollback(zone: str) -> dict[str, Any]:
+    """Release the AZ pool; the supervisor starts its replicas again."""
+    return {"zone": zone, "ledger_entries_closed": rollback(DRIVER, f"zone_outage:{zone}")}
+
+
+def dc_outage(dc: str, ttl_s: float | None = None) -> dict[str, Any]:
+    """Stop a DC's gateway: its cells lose their DC and the edge must fail them over."""
+    state = require_state()
+    _gateway(state, dc)  # unknown or already-down DC: ActivityFailed, nothing recorded
+    api = state["supervisor"]["api"]
+    fault = Fault(
+        driver=DRIVER,
+        kind="dc_outage",
+        key=f"dc_outage:{dc}",
+        description=f"stop the {dc} gateway (its cells must fail over)",
+        revert={"op": "start_gateway", "instance": state["instance"], "api": api, "dc": dc},
+        ttl_s=ttl_s,
+    )
+
+    def apply() -> None:
+        _supervisor_post(api, "/gateway", {"dc": dc, "running": False})
+        if not _wait_for(lambda: not require_state()["dcs"][dc].get("gateway"), 5.0):
+            raise FaultNotApplied(f"the {dc} gateway is still running")
+
+    inject(fault, apply)
+    return {"fault_id": fault.id, "dc": dc, "at": fault.at}
+
+
+def dc_outage_rollback(dc: str) -> dict[str, Any]:
+    """Start the DC's gateway again; the edge fails its cells back once it is healthy."""
+    return {"dc": dc, "ledger_entries_closed": rollback(DRIVER, f"dc_outage:{dc}")}
+
+
 def admin_get(url: str, path: str) -> dict[str, Any]:
     try:
         resp = requests.get(f"{url}{path}", timeout=HTTP_TIMEOUT_S)
@@ -403,5 +505,9 @@ def revert(args: dict[str, Any]) -> None:
             client.update_proxy(proxy, enabled=True)
     elif op == "set_defences":
         _post_defences(args["url"], args["defences"])
+    elif op == "release_hold":
+        _supervisor_post(args["api"], "/hold", {"dc": args["dc"], "az": args["az"], "held": False})
+    elif op == "start_gateway":
+        _supervisor_post(args["api"], "/gateway", {"dc": args["dc"], "running": True})
     else:
         raise ValueError(f"unknown sandbox revert op {op!r}")

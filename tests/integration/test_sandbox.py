@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from actions import datacenters, zones
 from chaosdrill import procs
 from chaosdrill.errors import ActivityFailed, BadInput
 from chaosdrill.ledger import default_ledger
@@ -244,3 +245,33 @@ def test_batch_is_shed_first_under_pressure(sandbox: dict[str, Any]) -> None:
         driver.remove_toxic("dc1", "*", "replicas", "chaosdrill-latency")
     assert shed, "batch was never shed although the gateway held >= 40 interactive requests"
     assert all(r.status_code == 429 and r.headers.get("Retry-After") for r in shed)
+
+
+@pytest.mark.parametrize(
+    ("action", "kwargs", "message"),
+    [
+        (zones.zone_outage, {"zone": "dc9-az-a"}, "unknown zone"),
+        (zones.zone_partition, {"zone": "dc1-az-z"}, "unknown zone"),
+        (datacenters.dc_failover, {"dc": "dc9"}, "unknown data center"),
+    ],
+)
+def test_zone_and_dc_actions_refuse_unknown_names(
+    sandbox: dict[str, Any], action: Any, kwargs: dict[str, Any], message: str
+) -> None:
+    before = len(default_ledger().history())
+    with pytest.raises(ActivityFailed, match=message):
+        action(**kwargs, configuration={"chaosdrill_target": "sandbox"})
+    assert len(default_ledger().history()) == before
+
+
+def test_zone_partition_blackholes_only_that_pool(sandbox: dict[str, Any]) -> None:
+    conf = {"chaosdrill_target": "sandbox", "chaosdrill_allow_dcs": ["dc3"]}
+    out = zones.zone_partition("dc3-az-a", configuration=conf)
+    try:
+        assert sorted(all_toxics(sandbox)) == sorted(out["proxies"])
+        assert all(p.startswith("dc3-az-a-replicas-") for p in out["proxies"])
+    finally:
+        zones.zone_partition_rollback("dc3-az-a", configuration=conf)
+    assert all_toxics(sandbox) == {}
+    with pytest.raises(ActivityFailed, match="allowlist"):
+        zones.zone_partition("dc1-az-a", configuration=conf)

@@ -3,7 +3,6 @@
 import inspect
 
 import pytest
-from chaoslib.exceptions import ActivityFailed
 from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, wait_ready
 
 from actions import datacenters, zones
@@ -25,13 +24,6 @@ def test_activity_signature(action: object) -> None:
     assert (action.__doc__ or "").strip()
     # Chaos Toolkit discovery needs real types, not strings (no `from __future__ import annotations`).
     assert not any(isinstance(p.annotation, str) for p in params.values())
-
-
-@pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.__name__)
-def test_sandbox_target_is_refused_for_now(action: object) -> None:
-    first = next(iter(inspect.signature(action).parameters))  # type: ignore[arg-type]
-    with pytest.raises(ActivityFailed, match="not supported on the sandbox target"):
-        action(**{first: "x"}, configuration={"chaosdrill_target": "sandbox"})  # type: ignore[operator]
 
 
 def test_zone_outage_action_round_trip(service: Cluster) -> None:
