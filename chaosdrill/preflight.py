@@ -221,14 +221,83 @@ def _kube_namespace(args: Mapping[str, Any], ctx: Context, touch: Touch) -> None
         touch.problems.append(f"{namespace!r} is a system namespace; list it in chaosdrill_allow_namespaces")
 
 
-def _kubernetes_only(what: str) -> Planner:
+def _kubernetes(what: str, args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
+    _kube_namespace(args, ctx, touch)
+    shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    touch.touches.append(f"{what} ({shown}): {RUN_TIME}")
+
+
+def _zone(
+    what: str, sandbox_planner: Callable[[str, str, Mapping[str, Any], Context, Touch], None]
+) -> Planner:
+    """A zone action: run time on Kubernetes; on the sandbox, resolve ``<dc>-<az>`` first."""
+
     def plan(args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
-        if ctx.target is not Target.KUBERNETES:
-            touch.problems.append(f"{touch.activity} is not supported on the sandbox target")
+        if ctx.target is Target.KUBERNETES:
+            _kubernetes(what, args, ctx, touch)
             return
-        _kube_namespace(args, ctx, touch)
-        shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
-        touch.touches.append(f"{what} ({shown}): {RUN_TIME}")
+        from chaosdrill.targets.sandbox import zone_pool
+
+        state = _sandbox_state(ctx, touch)
+        if state is None:
+            return
+        try:
+            dc, az = zone_pool(state, str(args["zone"]))
+        except ActivityFailed as e:
+            touch.problems.append(str(e))
+            return
+        sandbox_planner(dc, az, args, ctx, touch)
+
+    return plan
+
+
+def _hold_pool(held: bool) -> Callable[[str, str, Mapping[str, Any], Context, Touch], None]:
+    def plan(dc: str, az: str, _args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
+        assert ctx.state is not None
+        if held:
+            try:
+                check_dc_allowed(dc, ctx.configuration)
+            except ActivityFailed as e:
+                touch.problems.append(str(e))
+        slots = ctx.state["dcs"][dc]["azs"][az]["slots"]
+        names = [s["replica"]["name"] for s in slots if s.get("replica")]
+        touch.details["replicas"] = names
+        verb = (
+            "stop replicas " + ", ".join(names) + " and hold the pool at zero" if held else "release the pool"
+        )
+        touch.touches.append(f"supervisor: {dc}/{az}: {verb}")
+
+    return plan
+
+
+def _partition(remove: bool) -> Callable[[str, str, Mapping[str, Any], Context, Touch], None]:
+    links = _links("chaosdrill-partition", not remove)
+
+    def plan(dc: str, az: str, _args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
+        links({"dc": dc, "az": az, "link": "replicas"}, ctx, touch)
+
+    return plan
+
+
+def _dc(what: str, stop: bool) -> Planner:
+    def plan(args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
+        if ctx.target is Target.KUBERNETES:
+            _kubernetes(what, args, ctx, touch)
+            return
+        state = _sandbox_state(ctx, touch)
+        if state is None:
+            return
+        dc = str(args["dc"])
+        if dc not in state["dcs"]:
+            touch.problems.append(f"unknown data center {dc!r}; the sandbox has {', '.join(state['dcs'])}")
+            return
+        if stop:
+            try:
+                check_dc_allowed(dc, ctx.configuration)
+            except ActivityFailed as e:
+                touch.problems.append(str(e))
+        verb = "stop its gateway; the edge moves its cells" if stop else "start its gateway again"
+        touch.touches.append(f"data center {dc}: {verb}")
 
     return plan
 
@@ -249,12 +318,12 @@ PLANNERS: dict[str, Planner] = {
     "actions.defences.restore_defences": _defences(False),
     "actions.traffic.surge": _surge(True),
     "actions.traffic.end_surge": _surge(False),
-    "actions.zones.zone_outage": _kubernetes_only("cordon and taint the zone's nodes"),
-    "actions.zones.zone_outage_rollback": _kubernetes_only("uncordon the zone's nodes"),
-    "actions.zones.zone_partition": _kubernetes_only("NetworkPolicy isolating the zone"),
-    "actions.zones.zone_partition_rollback": _kubernetes_only("delete the zone's NetworkPolicy"),
-    "actions.datacenters.dc_failover": _kubernetes_only("scale the DC's Deployments to 0 and move its cells"),
-    "actions.datacenters.dc_failover_rollback": _kubernetes_only("restore the DC's replicas and cells"),
+    "actions.zones.zone_outage": _zone("cordon and taint the zone's nodes", _hold_pool(True)),
+    "actions.zones.zone_outage_rollback": _zone("uncordon the zone's nodes", _hold_pool(False)),
+    "actions.zones.zone_partition": _zone("NetworkPolicy isolating the zone", _partition(False)),
+    "actions.zones.zone_partition_rollback": _zone("delete the zone's NetworkPolicy", _partition(True)),
+    "actions.datacenters.dc_failover": _dc("scale the DC's Deployments to 0 and move its cells", True),
+    "actions.datacenters.dc_failover_rollback": _dc("restore the DC's replicas and cells", False),
 }
 
 
