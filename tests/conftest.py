@@ -26,11 +26,17 @@ def chaosdrill_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def sandbox(chaosdrill_home: Path) -> Iterator[dict[str, Any]]:
+def sandbox_session(chaosdrill_home: Path) -> Iterator[None]:
     """The reference service, up for the whole session, and provably gone after it."""
-    state = lifecycle.up()
+    lifecycle.up()
     try:
-        yield state
+        yield
     finally:
         lifecycle.down()
         assert not lifecycle.is_up()
+
+
+@pytest.fixture()
+def sandbox(sandbox_session: None) -> dict[str, Any]:
+    """The sandbox's state as it is now: a DC failover restarts a gateway on a new port."""
+    return lifecycle.require_state()

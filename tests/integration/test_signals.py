@@ -1,8 +1,8 @@
 """Rollbacks on every exit path: SIGINT, SIGTERM and SIGKILL at each phase of a real ``chaos run``.
 
 Each run is a purpose-built experiment written into tmp: the ledger and load controls, a
-trivial hypothesis, a method that injects six kinds of fault (latency toxic, blackhole,
-disabled links, defences off, a load surge, a replica kill) and pauses, and rollbacks whose
+trivial hypothesis, a method that injects every sandbox fault type (latency toxic, blackhole,
+disabled links, defences off, a load surge, a replica kill, a zone outage, a DC outage) and pauses, and rollbacks whose
 first step is slow. A helper module (also in tmp, on PYTHONPATH) writes phase markers, so
 the test signals at a known moment:
 
@@ -64,8 +64,8 @@ def _action(name: str, provider: dict[str, Any], **extra: Any) -> dict[str, Any]
     return {"type": "action", "name": name, "provider": provider, **extra}
 
 
-# The six fault types, on links/DCs that do not overlap (a latency check through a
-# blackholed link would hang).
+# Every sandbox fault type, on links/pools/DCs that do not overlap (a latency check through
+# a blackholed link would hang).
 INJECT = [
     _action("latency", _py("actions.latency", "add_latency", latency_ms=200, dc="dc2", az="az-a")),
     _action("blackhole", _py("actions.network", "add_blackhole", dc="dc3", az="az-b", link="replicas")),
@@ -75,6 +75,8 @@ INJECT = [
     ),
     _action("surge", _py("actions.traffic", "surge", factor=2.0)),
     _action("kill-replica", _py("actions.pods", "kill_pods", selector="dc=dc2,az=az-b", count=1)),
+    _action("zone-outage", _py("actions.zones", "zone_outage", zone="dc1-az-b")),
+    _action("dc-outage", _py("actions.datacenters", "dc_failover", dc="dc3")),
 ]
 REMOVE = [
     _action("remove-latency", _py("actions.latency", "remove_latency", dc="dc2", az="az-a")),
@@ -84,15 +86,17 @@ REMOVE = [
     _action("enable-redis", _py("actions.network", "enable_links", dc="dc1", az="*", link="redis")),
     _action("restore-defences", _py("actions.defences", "restore_defences", dc="dc1")),
     _action("end-surge", _py("actions.traffic", "end_surge")),
+    _action("zone-back", _py("actions.zones", "zone_outage_rollback", zone="dc1-az-b")),
+    _action("dc-back", _py("actions.datacenters", "dc_failover_rollback", dc="dc3")),
 ]
-FAULT_KINDS = {"latency", "timeout", "disable", "defences", "surge", "kill"}
+FAULT_KINDS = {"latency", "timeout", "disable", "defences", "surge", "kill", "zone_outage", "dc_outage"}
 
 
 def experiment(method_pause_s: float, rollback_sleep_s: float) -> dict[str, Any]:
     return {
         "version": "1.0.0",
         "title": "signal drill",
-        "description": "six fault types, a pause, a slow rollback",
+        "description": "every fault type, a pause, a slow rollback",
         "configuration": {"chaosdrill_target": "sandbox"},
         "extensions": [{"name": "chaosdrill", "expect": {"status": "interrupted"}}],
         "controls": [
@@ -228,7 +232,10 @@ def assert_clean(sandbox: dict[str, Any], run: Run) -> None:
     proxies = client.proxies()
     assert {n: p.toxics for n, p in proxies.items() if p.toxics} == {}
     assert [n for n, p in proxies.items() if not p.enabled] == []
-    for dc, info in sandbox["dcs"].items():
+    state = lifecycle.require_state()  # a DC outage's revert restarts a gateway on a new port
+    assert all(info.get("gateway") for info in state["dcs"].values()), "every DC's gateway is back"
+    assert not [f"{dc}/{az}" for dc, i in state["dcs"].items() for az, p in i["azs"].items() if p["held"]]
+    for dc, info in state["dcs"].items():
         defences = requests.get(f"{info['gateway']['url']}/admin/state", timeout=5).json()["defences"]
         assert all(defences.values()), (dc, defences)
     wait_until(
