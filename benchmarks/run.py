@@ -219,6 +219,21 @@ def rows_abort(r: dict[str, Any]) -> list[Row]:
                 f"the guardrail aborted {r.get('aborted_by_guardrail')} of {r.get('runs')} runs "
                 f"(statuses {r.get('statuses')}); a run it did not abort kept its fault for the whole pause"
             )
+        left = r.get("runs_that_left_faults") or []
+        if left:
+            n = sum(len(v) for v in (r.get("left_behind") or {}).values())
+            parts.append(
+                f"run(s) {left} of {r.get('runs')} left {n} proxies disabled after the guardrail's abort although "
+                "the journal's ledger marked every fault reverted (the benchmark re-enabled them so later runs "
+                "stay valid). Likely cause: the guardrail's revert races the injection still running: the cut "
+                "disables 30 proxies one API call at a time, the first DC's errors breach the budget before the "
+                "loop ends, and the rest are disabled after the revert (or the injection-failed revert is cut "
+                "short by the guardrail's SIGUSR1). To close: serialise apply and revert of a fault (a lock "
+                "`inject` holds around apply() that the sweep takes), and defer signals during that revert. "
+                f"Journals and ledgers kept in {sorted(set((r.get('evidence') or {}).values()))}"
+            )
+        if peer.get("left_behind") or []:
+            parts.append(f"the peer run (no guardrail) left {peer.get('left_behind')} behind")
         if med is not None and med > 2.0:
             parts.append(
                 f"median {med} s: most of it is detection: the 1 s measurement window must close and "
@@ -229,7 +244,13 @@ def rows_abort(r: dict[str, Any]) -> list[Row]:
     return [
         Row(
             figure=figure,
-            ours=f"median {_n(med, 2)} s, max {_n(mx, 2)} s over {r.get('runs')} runs "
+            ours=f"median {_n(med, 2)} s, max {_n(mx, 2)} s over {r.get('runs')} runs"
+            + (
+                f"; **{len(r.get('runs_that_left_faults') or [])} run(s) left faults behind**"
+                if r.get("runs_that_left_faults")
+                else ""
+            )
+            + " "
             f"(guardrail's own record: breach -> removed median {_n(r.get('breach_to_removed_median_s'), 2)} s; "
             f"first error window -> removed median {_n(r.get('errors_began_to_removed_median_s'), 2)} s)",
             peer=f"no guardrail: the fault stays until the method ends, {_n(peer.get('cut_to_restored_s'), 2)} s "

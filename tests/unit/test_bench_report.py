@@ -122,3 +122,24 @@ def test_the_file_names_date_machine_command_and_lists_misses_and_pending(tmp_pa
     misses = text.split("## Missed targets")[1].split("## Pending")[0]
     assert "1. Load generation" in misses and "Time to abort" not in misses
     assert "guardrail not available" in text.split("## Pending")[1]
+
+
+def test_faults_left_behind_fail_the_abort_figure_whatever_its_speed() -> None:
+    (row,) = run.rows_abort(
+        {
+            "runs": 12,
+            "aborted_by_guardrail": 12,
+            "statuses": ["interrupted"],
+            "cut_to_restored_median_s": 1.0,
+            "cut_to_restored_max_s": 1.1,
+            "runs_that_left_faults": [7],
+            "left_behind": {"7": ["p1: enabled=False toxics=0", "p2: enabled=False toxics=0"]},
+            "evidence": {"7": "/tmp/evidence"},
+            "peer_without_guardrail": {"cut_to_restored_s": 8.1, "pause_s": 8, "left_behind": []},
+            "pause_s": 25,
+            "pass": False,
+        }
+    )
+    assert row.met == "no"
+    assert "left faults behind" in row.ours
+    assert "left 2 proxies disabled" in row.why_missed and "/tmp/evidence" in row.why_missed
