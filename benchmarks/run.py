@@ -667,6 +667,9 @@ def render(
     if pend:
         lines += ["", "## Pending", ""]
         lines += [f"- **{r.figure}.** {r.how}" for r in pend]
+    notes = REPO / "benchmarks" / "notes.md"
+    if notes.is_file():
+        lines += ["", "## Observations from other runs", "", notes.read_text().strip()]
     lines += [
         "",
         "## Notes",
