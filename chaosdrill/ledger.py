@@ -130,6 +130,9 @@ class Ledger:
         """The faults still active (recorded and never reverted), oldest first."""
         return [r.fault for r in self.history() if r.reverted_at is None]
 
+    def is_reverted(self, fault_id: str) -> bool:
+        return any(r.fault.id == fault_id and r.reverted_at is not None for r in self.history())
+
     def of_run(self, run_id: str) -> list[FaultRecord]:
         return [r for r in self.history() if r.fault.run_id == run_id]
 

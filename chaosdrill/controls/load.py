@@ -17,13 +17,14 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaosdrill import paths
 from chaosdrill.errors import BadInput
-from chaosdrill.load import control as load_control
-from chaosdrill.load.profile import parse_profile
 from chaosdrill.targets import RUN_ID_ENV
+
+if TYPE_CHECKING:
+    from chaosdrill.load.control import LoadHandle
 
 __all__ = [
     "MEASUREMENTS_ENV",
@@ -35,7 +36,7 @@ __all__ = [
 
 MEASUREMENTS_ENV = "CHAOSDRILL_MEASUREMENTS"
 log = logging.getLogger("chaosdrill.controls.load")
-_handle: load_control.LoadHandle | None = None
+_handle: "LoadHandle | None" = None
 
 
 def measurements_path() -> Path | None:
@@ -65,6 +66,11 @@ def before_experiment_control(
     **_kwargs: Any,
 ) -> None:
     """Start the load worker and wait out the warm-up."""
+    # Imported here, not at the top: the guardrail imports this module for
+    # measurements_path() on every run, and the load stack (aiohttp) costs ~0.25 s to import.
+    from chaosdrill.load.control import start
+    from chaosdrill.load.profile import parse_profile
+
     global _handle
     if not isinstance(profile, dict):
         raise BadInput(
@@ -73,7 +79,7 @@ def before_experiment_control(
     spec = {"duration_s": max_duration_s, **profile}
     spec.setdefault("url", _sandbox_url())
     parsed = parse_profile(spec, "<experiment> controls[chaosdrill-load].provider.arguments.profile")
-    _handle = load_control.start(parsed, _run_dir())
+    _handle = start(parsed, _run_dir())
     os.environ[MEASUREMENTS_ENV] = str(_handle.measurements)
     log.info(
         "load: %.0f req/s over %d streams -> %s", parsed.total_rate, len(parsed.streams), _handle.measurements

@@ -48,7 +48,13 @@ def revert(fault: Fault) -> None:
 
 
 def inject(fault: Fault, apply: Callable[[], T], ledger: Ledger | None = None) -> T:
-    """Record ``fault`` durably, then apply it; if applying fails, undo what may have landed."""
+    """Record ``fault`` durably, then apply it; if applying fails, undo what may have landed.
+
+    The fault is active in the ledger while ``apply`` runs, so a guardrail (another thread)
+    or a TTL watchdog (another process) may revert it half-applied, and ``apply`` then goes
+    on applying the rest. So once ``apply`` returns, a fault that was reverted meanwhile is
+    reverted again: reverts are idempotent, and this one undoes whatever landed late.
+    """
     led = ledger or default_ledger()
     if fault.run_id is None and current_run_id():
         fault = Fault(**{**fault.__dict__, "run_id": current_run_id()})
@@ -58,13 +64,16 @@ def inject(fault: Fault, apply: Callable[[], T], ledger: Ledger | None = None) -
             from chaosdrill import watchdog  # recorded first, so a watchdog exiting now still sees it
 
             watchdog.ensure_running(led.path)
-        return apply()
+        result = apply()
     except BaseException:
         try:
             revert(fault)
         finally:
             led.mark_reverted(fault.id, how="injection-failed")
         raise
+    if led.is_reverted(fault.id):
+        revert(fault)
+    return result
 
 
 def rollback(driver: str, key: str, ledger: Ledger | None = None) -> int:

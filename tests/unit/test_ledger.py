@@ -59,3 +59,35 @@ def test_rollback_closes_matching_entries_only(tmp_path: Path, monkeypatch: pyte
     led.record(fault("b"))
     assert targets.rollback("test", "a", ledger=led) == 2
     assert [f.key for f in led.replay()] == ["b"]
+
+
+def test_fault_reverted_while_being_applied_is_reverted_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guardrail sweep reverts the fault halfway through its apply; the rest of the
+    apply lands after that revert, and inject must undo it once apply returns."""
+    led = Ledger(tmp_path / "l.jsonl")
+    disabled: set[str] = set()
+    proxies = [f"p{i}" for i in range(6)]
+    monkeypatch.setattr(targets, "revert", lambda f: disabled.clear())
+
+    def apply() -> None:
+        for i, proxy in enumerate(proxies):
+            disabled.add(proxy)
+            if i == 2:  # the concurrent sweep, as the guardrail thread would run it
+                (active,) = led.active()
+                targets.revert(active)
+                led.mark_reverted(active.id, how="guardrail")
+
+    targets.inject(fault(), apply, ledger=led)
+    assert disabled == set()
+    assert led.replay() == []
+    assert led.history()[0].how == "guardrail"
+
+
+def test_fault_not_reverted_meanwhile_stays_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    led = Ledger(tmp_path / "l.jsonl")
+    calls: list[str] = []
+    monkeypatch.setattr(targets, "revert", lambda f: calls.append(f.key))
+    targets.inject(fault(), lambda: None, ledger=led)
+    assert calls == [] and len(led.replay()) == 1
