@@ -29,7 +29,7 @@ from typing import Any
 __all__ = ["main"]
 
 NAMESPACE = "bench"
-KILL_TARGET_RATIO = 2.0
+KILL_TARGET_RATIO = 5.0  # issue 5: >= 5x chaostoolkit-kubernetes terminate_pods
 
 
 def _deployment(dc: str, replicas: int) -> dict[str, Any]:

@@ -33,7 +33,7 @@ __all__ = ["Bench", "Row", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 PY = REPO / ".venv" / "bin" / "python"
-TOTAL_BUDGET_S = 13 * 60.0
+TOTAL_BUDGET_S = 14 * 60.0
 GRACE_S = 60.0  # after SIGINT, for a benchmark over its budget to tear down what it started
 COMMAND = "make bench"
 
@@ -340,7 +340,7 @@ def rows_memory(r: dict[str, Any]) -> list[Row]:
 
 def rows_k8s(r: dict[str, Any]) -> list[Row]:
     if r.get("pending"):
-        return [_pending("7. Kubernetes scale", "pod kill >= 2x chaostoolkit-kubernetes", r["pending"])]
+        return [_pending("7. Kubernetes scale", "pod kill >= 5x chaostoolkit-kubernetes", r["pending"])]
     zone = r.get("zone_outage") or {}
     kill = r.get("pod_kill") or {}
     scale = f"{_n(r.get('nodes'))} kwok nodes, {_n(r.get('pods'))} pods"
@@ -348,13 +348,12 @@ def rows_k8s(r: dict[str, Any]) -> list[Row]:
         f"`benchmarks/k8s_scale.py` on the local kwok control plane (`chaosdrill cluster`, {scale}; cluster up "
         f"{_n(r.get('cluster_up_s'), 0)} s, pods ready {_n(r.get('pods_ready_s'), 0)} s). "
     )
-    if (r.get("machine") or {}).get("quick"):
-        how += (
-            "make bench runs its --quick size: the 1,000-node / 10,000-pod run needs several minutes on 2 shared "
-            "cores (one attempt here was still setting up after 4 minutes) and would break the 15-minute budget; "
-            "run `python benchmarks/k8s_scale.py` for it. "
-        )
-    kill_met = bool(kill) and float(kill.get("ratio") or 0) >= float(kill.get("target_ratio") or 2.0)
+    quick = bool((r.get("machine") or {}).get("quick"))
+    if quick:
+        how += "This was the --quick size, not the issue's 1,000 nodes / 10,000 pods. "
+    kill_met = bool(kill) and float(kill.get("ratio") or 0) >= float(kill.get("target_ratio") or 5.0)
+    taint_s = zone.get("taint_s")
+    zone_met = "pending" if quick or not zone else _yes(taint_s is not None and float(taint_s) <= 10.0)
     return [
         Row(
             figure="7a. Kubernetes zone outage at scale",
@@ -363,18 +362,24 @@ def rows_k8s(r: dict[str, Any]) -> list[Row]:
             f"{_n(zone.get('full_strength_after_s'), 1)} s",
             peer="none: no peer tool takes a zone out",
             ratio="-",
-            target="reported (no target in the issue)",
-            met="reported" if zone else "no",
+            target="applied (cordoned + tainted) in <= 10 s at 1,000 nodes / 10,000 pods; rescheduling reported",
+            met=zone_met,
             how=how
-            + "`zone_outage` cordons and taints one zone's nodes NoExecute and waits for the evictions.",
-            why_missed="" if zone else "the benchmark reported no zone outage figure",
+            + "`zone_outage` cordons and taints one zone's nodes NoExecute and waits for the evictions; "
+            "'full strength' is when every pod of the DC is ready again in its surviving zones.",
+            why_missed=""
+            if zone_met in ("yes", "pending")
+            else "the benchmark reported no zone outage figure"
+            if not zone
+            else "the taints took longer than 10 s: the apiserver shares 2 cores with etcd, kwok and the "
+            "controllers; patching nodes in parallel batches or a control plane on its own cores would close it",
         ),
         Row(
             figure="7b. Kubernetes pod-kill throughput",
             ours=f"{_n(kill.get('chaosdrill_pods_per_s'), 1)} pods/s ({kill.get('count')} pods)",
             peer=f"chaostoolkit-kubernetes terminate_pods: {_n(kill.get('chaosk8s_pods_per_s'), 1)} pods/s",
             ratio=f"{kill.get('ratio')}x",
-            target=f">= {kill.get('target_ratio', 2.0)}x chaostoolkit-kubernetes",
+            target=f">= {kill.get('target_ratio', 5.0)}x chaostoolkit-kubernetes",
             met=_yes(kill_met),
             how=how + "Same count, grace period 0, on two DCs at full strength: chaosdrill's `kill_pods` "
             "(parallel deletes on one pooled client) against `chaosk8s.pod.actions.terminate_pods` (sequential).",
@@ -431,15 +436,14 @@ BENCHES = (
     ),
     Bench("run_overhead", "benchmarks/run_overhead.py", 90, rows_overhead, quick_flag=True),
     Bench("recorder_memory", "benchmarks/recorder_memory.py", 120, rows_memory),
-    # The 1,000-node / 10,000-pod run took over 4 minutes just to come up on 2 shared
-    # cores; with the rest it would not fit the 15-minute promise, so make bench runs the
-    # 100-node / 1,000-pod size and says so.
+    # The issue's size, 1,000 nodes / 10,000 pods: about 5.5 minutes on a quiet machine
+    # (`make bench --quick` runs 100 nodes / 1,000 pods and marks the zone figure pending).
     Bench(
         "k8s_scale",
         "benchmarks/k8s_scale.py",
-        300,
+        600,
         rows_k8s,
-        extra_args=("--quick",),
+        quick_flag=True,
         optional=True,
         available=k8s_pending,
     ),
