@@ -55,7 +55,9 @@ def configure_control(
     global _refused
     redact.arm(configuration, secrets, experiment)  # first: from here on no log line carries a secret
     _share_chaostoolkit_handlers()
-    os.environ[RUN_ID_ENV] = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
+    # Always a new id, never one inherited from the environment: a run id that leaked from a
+    # parent process would make this run's end-of-run sweep revert another run's faults.
+    os.environ[RUN_ID_ENV] = uuid.uuid4().hex
     os.environ[PHASE_ENV] = "before"
     _refused = None
     if experiment is not None:

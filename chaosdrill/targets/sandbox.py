@@ -103,6 +103,20 @@ def select_links(state: Mapping[str, Any], dc: str, az: str, link: str) -> list[
     return chosen
 
 
+def _fault(
+    state: Mapping[str, Any],
+    kind: str,
+    key: str,
+    description: str,
+    op: str,
+    ttl_s: float | None = None,
+    **revert_args: Any,
+) -> Fault:
+    """A sandbox fault; its revert carries the sandbox instance it was applied to."""
+    revert = {"op": op, "instance": state["instance"], **revert_args}
+    return Fault(driver=DRIVER, kind=kind, key=key, description=description, revert=revert, ttl_s=ttl_s)
+
+
 def _toxic_key(toxic: str, dc: str, az: str, link: str) -> str:
     return f"toxic:{toxic}:{dc}/{az}/{link}"
 
@@ -123,19 +137,16 @@ def add_toxic(
     api = state["toxiproxy"]["api"]
     client = ToxiproxyClient(api)
     proxies = [lk.proxy for lk in chosen]
-    fault = Fault(
-        driver=DRIVER,
-        kind=kind,
-        key=_toxic_key(toxic, dc, az, link),
-        description=f"{kind} {attributes} on {len(proxies)} proxies of {dc}/{az}/{link}",
-        revert={
-            "op": "remove_toxic",
-            "instance": state["instance"],
-            "api": api,
-            "proxies": proxies,
-            "toxic": toxic,
-        },
-        ttl_s=ttl_s,
+    fault = _fault(
+        state,
+        kind,
+        _toxic_key(toxic, dc, az, link),
+        f"{kind} {attributes} on {len(proxies)} proxies of {dc}/{az}/{link}",
+        "remove_toxic",
+        ttl_s,
+        api=api,
+        proxies=proxies,
+        toxic=toxic,
     )
 
     def apply() -> None:
@@ -204,13 +215,15 @@ def set_links_enabled(
         for p in proxies:
             client.update_proxy(p, enabled=True)
         return {"enabled": proxies, "ledger_entries_closed": rollback(DRIVER, key)}
-    fault = Fault(
-        driver=DRIVER,
-        kind="disable",
-        key=key,
-        description=f"disable {len(proxies)} proxies of {dc}/{az}/{link}",
-        revert={"op": "enable_proxies", "instance": state["instance"], "api": api, "proxies": proxies},
-        ttl_s=ttl_s,
+    fault = _fault(
+        state,
+        "disable",
+        key,
+        f"disable {len(proxies)} proxies of {dc}/{az}/{link}",
+        "enable_proxies",
+        ttl_s,
+        api=api,
+        proxies=proxies,
     )
 
     def apply() -> None:
@@ -298,12 +311,12 @@ def kill_replicas(
     state = require_state()
     plan = plan_kill(state, selector, count, percentage, max_percentage)
     matched, victims, n = plan.matched, plan.victims, len(plan.victims)
-    fault = Fault(
-        driver=DRIVER,
-        kind="kill",
-        key=f"kill:{selector}",
-        description=f"SIGKILL {n} of {len(matched)} replicas matching {selector!r}",
-        revert={"op": "none", "instance": state["instance"]},
+    fault = _fault(
+        state,
+        "kill",
+        f"kill:{selector}",
+        f"SIGKILL {n} of {len(matched)} replicas matching {selector!r}",
+        "none",
     )
 
     def apply() -> None:
@@ -351,13 +364,15 @@ def set_defences(dc: str, changes: Mapping[str, bool], ttl_s: float | None = Non
     if unknown:
         raise BadInput("<argument>", unknown[0], f"not a gateway defence (known: {', '.join(current)})")
     previous = {k: bool(current[k]) for k in changes}
-    fault = Fault(
-        driver=DRIVER,
-        kind="defences",
-        key=f"defences:{dc}",
-        description=f"set defences {dict(changes)} on the {dc} gateway",
-        revert={"op": "set_defences", "instance": state["instance"], "url": url, "defences": previous},
-        ttl_s=ttl_s,
+    fault = _fault(
+        state,
+        "defences",
+        f"defences:{dc}",
+        f"set defences {dict(changes)} on the {dc} gateway",
+        "set_defences",
+        ttl_s,
+        url=url,
+        defences=previous,
     )
 
     def apply() -> None:
@@ -414,13 +429,16 @@ def zone_outage(zone: str, ttl_s: float | None = None) -> dict[str, Any]:
     state = require_state()
     dc, az = zone_pool(state, zone)
     api = state["supervisor"]["api"]
-    fault = Fault(
-        driver=DRIVER,
-        kind="zone_outage",
-        key=f"zone_outage:{zone}",
-        description=f"stop every replica of {dc}/{az} and hold the pool at zero",
-        revert={"op": "release_hold", "instance": state["instance"], "api": api, "dc": dc, "az": az},
-        ttl_s=ttl_s,
+    fault = _fault(
+        state,
+        "zone_outage",
+        f"zone_outage:{zone}",
+        f"stop every replica of {dc}/{az} and hold the pool at zero",
+        "release_hold",
+        ttl_s,
+        api=api,
+        dc=dc,
+        az=az,
     )
 
     def apply() -> None:
@@ -448,13 +466,15 @@ def dc_outage(dc: str, ttl_s: float | None = None) -> dict[str, Any]:
     state = require_state()
     _gateway(state, dc)  # unknown or already-down DC: ActivityFailed, nothing recorded
     api = state["supervisor"]["api"]
-    fault = Fault(
-        driver=DRIVER,
-        kind="dc_outage",
-        key=f"dc_outage:{dc}",
-        description=f"stop the {dc} gateway (its cells must fail over)",
-        revert={"op": "start_gateway", "instance": state["instance"], "api": api, "dc": dc},
-        ttl_s=ttl_s,
+    fault = _fault(
+        state,
+        "dc_outage",
+        f"dc_outage:{dc}",
+        f"stop the {dc} gateway (its cells must fail over)",
+        "start_gateway",
+        ttl_s,
+        api=api,
+        dc=dc,
     )
 
     def apply() -> None:

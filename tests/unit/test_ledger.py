@@ -91,3 +91,16 @@ def test_fault_not_reverted_meanwhile_stays_applied(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(targets, "revert", lambda f: calls.append(f.key))
     targets.inject(fault(), lambda: None, ledger=led)
     assert calls == [] and len(led.replay()) == 1
+
+
+def test_each_run_gets_its_own_id_even_if_one_leaked_into_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chaosdrill.controls import ledger as ledger_control
+
+    monkeypatch.setenv(targets.RUN_ID_ENV, "leaked-from-a-parent")
+    ledger_control.configure_control()
+    first = targets.current_run_id()
+    ledger_control.configure_control()
+    assert first not in (None, "leaked-from-a-parent")
+    assert targets.current_run_id() != first
