@@ -10,7 +10,6 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from chaosdrill.errors import ActivityFailed
 from chaosdrill.ledger import FaultRecord, default_ledger
@@ -100,7 +99,3 @@ def summary(
     return aggregate(
         read_windows(measurements_file()), since=since, until=until, streams=streams, tenants=tenants
     )
-
-
-def describe(s: Summary) -> dict[str, Any]:
-    return s.to_dict()
