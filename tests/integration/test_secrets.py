@@ -77,7 +77,8 @@ def experiment(inline: str, config_secret: str) -> dict[str, Any]:
         "secrets": {
             "api": {"token": inline, "env_token": {"type": "env", "key": "SECTEST_ENV_SECRET"}},
         },
-        "extensions": [{"name": "chaosdrill", "expect": {"status": "completed"}}],
+        # The careless action below fails, and a failed action in the method fails the run.
+        "extensions": [{"name": "chaosdrill", "expect": {"status": "failed"}}],
         "controls": [
             {
                 "name": "chaosdrill-ledger",
@@ -216,7 +217,8 @@ def test_chaos_run_leaks_no_secret(secrets_case: dict[str, Any]) -> None:
     )
     (tmp / "chaos.out").write_text(done.stdout + done.stderr)
     journal = json.loads((tmp / "journal.json").read_text())
-    assert journal["status"] == "completed", done.stdout + done.stderr
+    assert journal["status"] == "failed", done.stdout + done.stderr  # the fail-with-token action
+    assert journal["chaosdrill"]["method_failures"]["actions"] == ["fail-with-token"]
     _assert_used(secrets_case)
     assert (tmp / "chaostoolkit.log").exists() and (tmp / "run" / "measurements.jsonl").exists()
     assert _leaks([tmp, *_home_files()], secrets_case["values"]) == []
