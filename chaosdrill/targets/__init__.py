@@ -79,8 +79,9 @@ def inject(fault: Fault, apply: Callable[[], T], ledger: Ledger | None = None) -
 def rollback(driver: str, key: str, ledger: Ledger | None = None) -> int:
     """Revert every active fault with this driver and key; returns how many were active.
 
-    The driver's revert runs even when the ledger holds nothing, because a rollback
-    must also clean up a fault injected by hand or by an older ledger.
+    Only ledger entries are reverted here. The remove actions (``remove_latency`` and the
+    like) undo the fault on the target directly first, so they also clean up a fault that
+    no ledger entry describes, one injected by hand, say.
     """
     led = ledger or default_ledger()
     active = led.active(driver=driver, key=key)
