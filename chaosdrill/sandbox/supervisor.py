@@ -336,7 +336,7 @@ class Supervisor:
             if child.proc.returncode is None:
                 child.proc.terminate()
                 await child.proc.wait()
-        self.events.append({"at": time.time(), "type": "gateway", "dc": dc, "running": running, "pool": dc})
+        self.events.append({"at": time.time(), "type": "gateway", "dc": dc, "running": running})
         self._write()
         return web.json_response({"dc": dc, "previous": previous, "running": running})
 
