@@ -108,7 +108,7 @@ class Autoscaler:
 
     async def on_started(self) -> None:
         self.session = aiohttp.ClientSession()
-        asyncio.get_running_loop().create_task(self._loop())
+        self._task = asyncio.get_running_loop().create_task(self._loop())  # held: tasks are weakly referenced
 
     def app(self) -> web.Application:
         app = web.Application()

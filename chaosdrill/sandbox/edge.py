@@ -161,7 +161,9 @@ class Edge:
     async def on_started(self) -> None:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self._refresh_urls()
-        asyncio.get_running_loop().create_task(self._health_loop())
+        self._task = asyncio.get_running_loop().create_task(
+            self._health_loop()
+        )  # held: tasks are weakly referenced
 
     def app(self) -> web.Application:
         app = web.Application()

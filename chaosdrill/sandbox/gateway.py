@@ -88,6 +88,7 @@ class Gateway:
         self.redis_address = ""
         self.in_flight = 0
         self._rng = random.Random()
+        self._background: set[asyncio.Task[None]] = set()
         self.session: aiohttp.ClientSession | None = None
         reg = self.registry = CollectorRegistry()
         self.m_requests = Counter(
@@ -305,7 +306,11 @@ class Gateway:
             body["dc"] = self.dc
             text = body.get("text")
             if isinstance(text, str):
-                asyncio.get_running_loop().create_task(self._remember(key, text))
+                # Write-behind: the answer does not wait for the cache. Keep a reference, or
+                # the task may be garbage-collected before it runs.
+                task = asyncio.get_running_loop().create_task(self._remember(key, text))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
             self.m_requests.labels("ok", tenant).inc()
             return web.json_response(body)
         return await self._fallback(key, tenant, reason)
@@ -356,7 +361,7 @@ class Gateway:
     async def on_started(self) -> None:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=False))
         self.refresh()
-        asyncio.get_running_loop().create_task(self._refresh_loop())
+        self._background.add(asyncio.get_running_loop().create_task(self._refresh_loop()))
 
     def app(self) -> web.Application:
         app = web.Application()

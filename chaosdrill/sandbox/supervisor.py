@@ -92,6 +92,7 @@ class Supervisor:
         self.ready = False
         self.stopping = False
         self._respawn_pending: set[str] = set()
+        self._respawns: set[asyncio.Task[None]] = set()
         self._last_written = ""
         reg = self.registry = CollectorRegistry()
         self.m_restarts = Counter("supervisor_restarts_total", "Replicas restarted", ["pool"], registry=reg)
@@ -267,7 +268,9 @@ class Supervisor:
                         continue
                     self._event("exited", child.name, pool)
                     self._respawn_pending.add(child.name)
-                    asyncio.get_running_loop().create_task(self._respawn(key, slot, child))
+                    task = asyncio.get_running_loop().create_task(self._respawn(key, slot, child))
+                    self._respawns.add(task)  # held: tasks are weakly referenced
+                    task.add_done_callback(self._respawns.discard)
             self._write()
             await asyncio.sleep(0.1)
 
