@@ -5,17 +5,13 @@ from typing import Any
 
 from chaosdrill.errors import ActivityFailed
 from chaosdrill.sandbox.lifecycle import require_state
-from chaosdrill.targets.sandbox import admin_get
+from chaosdrill.targets.sandbox import admin_get, gateway_url
 
 __all__ = ["breaker_transitions", "gateway_state", "supervisor_state"]
 
 
 def gateway_state(dc: str) -> dict[str, Any]:
-    state = require_state()
-    info = state["dcs"].get(dc)
-    if info is None or not info.get("gateway"):
-        raise ActivityFailed(f"no running gateway for data center {dc!r}")
-    return admin_get(info["gateway"]["url"], "/admin/state")
+    return admin_get(gateway_url(require_state(), dc), "/admin/state")
 
 
 def breaker_transitions(dc: str, pool: str) -> list[tuple[float, str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from chaosdrill.errors import ActivityFailed
 from chaosdrill.ledger import FaultRecord, default_ledger
 from chaosdrill.load.measurements import Summary, aggregate, read_windows
-from chaosdrill.targets import RUN_ID_ENV
+from chaosdrill.targets import MEASUREMENTS_ENV, RUN_ID_ENV
 
 __all__ = [
     "PHASE_ENV",
@@ -27,7 +27,6 @@ __all__ = [
     "window_bounds",
 ]
 
-MEASUREMENTS_ENV = "CHAOSDRILL_MEASUREMENTS"
 PHASE_ENV = "CHAOSDRILL_PHASE"  # set by the ledger control: before, method, after
 
 

@@ -21,20 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from chaosdrill import paths
 from chaosdrill.errors import BadInput
-from chaosdrill.targets import RUN_ID_ENV
+from chaosdrill.targets import MEASUREMENTS_ENV, RUN_ID_ENV
 
 if TYPE_CHECKING:
     from chaosdrill.load.control import LoadHandle
 
 __all__ = [
-    "MEASUREMENTS_ENV",
     "after_experiment_control",
     "before_experiment_control",
     "cleanup_control",
     "measurements_path",
 ]
 
-MEASUREMENTS_ENV = "CHAOSDRILL_MEASUREMENTS"
 log = logging.getLogger("chaosdrill.controls.load")
 _handle: "LoadHandle | None" = None
 

@@ -14,10 +14,20 @@ from typing import Any, TypeVar
 from chaosdrill.errors import BadInput
 from chaosdrill.ledger import Fault, Ledger, default_ledger
 
-__all__ = ["Target", "current_run_id", "inject", "revert", "rollback", "target_of"]
+__all__ = [
+    "MEASUREMENTS_ENV",
+    "RUN_ID_ENV",
+    "Target",
+    "current_run_id",
+    "inject",
+    "revert",
+    "rollback",
+    "target_of",
+]
 
 T = TypeVar("T")
 RUN_ID_ENV = "CHAOSDRILL_RUN_ID"
+MEASUREMENTS_ENV = "CHAOSDRILL_MEASUREMENTS"  # set by the load control, read by probes and the guardrail
 
 
 class Target(Enum):

@@ -35,6 +35,7 @@ __all__ = [
     "admin_get",
     "dc_outage",
     "dc_outage_rollback",
+    "gateway_url",
     "kill_replicas",
     "links",
     "parse_selector",
@@ -337,7 +338,8 @@ def kill_replicas(
     return {"killed": [r.name for r in victims], "matched": len(matched), "at": time.time()}
 
 
-def _gateway(state: Mapping[str, Any], dc: str) -> str:
+def gateway_url(state: Mapping[str, Any], dc: str) -> str:
+    """The URL of ``dc``'s running gateway; ActivityFailed for an unknown or stopped DC."""
     info = state["dcs"].get(dc)
     if info is None:
         raise ActivityFailed(f"unknown data center {dc!r}; the sandbox has {', '.join(state['dcs'])}")
@@ -347,18 +349,26 @@ def _gateway(state: Mapping[str, Any], dc: str) -> str:
     return str(gw["url"])
 
 
-def _post_defences(url: str, changes: Mapping[str, bool]) -> dict[str, Any]:
-    resp = requests.post(f"{url}/admin/defences", json=dict(changes), timeout=HTTP_TIMEOUT_S)
+def _post(url: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST JSON to a sandbox component's admin API; anything but a 200 is ActivityFailed."""
+    try:
+        resp = requests.post(url, json=dict(body), timeout=HTTP_TIMEOUT_S)
+    except requests.RequestException as e:
+        raise ActivityFailed(f"{url} did not answer: {e}") from e
     if resp.status_code != 200:
-        raise ActivityFailed(f"gateway {url} refused defences {dict(changes)}: {resp.text}")
-    body: dict[str, Any] = resp.json()
-    return body
+        raise ActivityFailed(f"{url} refused {dict(body)}: HTTP {resp.status_code}: {resp.text}")
+    out: dict[str, Any] = resp.json()
+    return out
+
+
+def _post_defences(url: str, changes: Mapping[str, bool]) -> dict[str, Any]:
+    return _post(f"{url}/admin/defences", changes)
 
 
 def set_defences(dc: str, changes: Mapping[str, bool], ttl_s: float | None = None) -> dict[str, Any]:
     """Switch gateway defences (breaker, fallback, rate_limit) — a fault when turning them off."""
     state = require_state()
-    url = _gateway(state, dc)
+    url = gateway_url(state, dc)
     current = admin_get(url, "/admin/state")["defences"]
     unknown = sorted(set(changes) - set(current))
     if unknown:
@@ -390,14 +400,7 @@ def unset_defences(dc: str) -> dict[str, Any]:
 
 
 def _supervisor_post(api: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        resp = requests.post(f"{api}{path}", json=dict(body), timeout=HTTP_TIMEOUT_S)
-    except requests.RequestException as e:
-        raise ActivityFailed(f"the sandbox supervisor at {api} did not answer {path}: {e}") from e
-    if resp.status_code != 200:
-        raise ActivityFailed(f"the sandbox supervisor refused {path} {dict(body)}: {resp.text}")
-    out: dict[str, Any] = resp.json()
-    return out
+    return _post(f"{api}{path}", body)
 
 
 def _wait_for(check: Any, timeout_s: float) -> bool:
@@ -464,7 +467,7 @@ def zone_outage_rollback(zone: str) -> dict[str, Any]:
 def dc_outage(dc: str, ttl_s: float | None = None) -> dict[str, Any]:
     """Stop a DC's gateway: its cells lose their DC and the edge must fail them over."""
     state = require_state()
-    _gateway(state, dc)  # unknown or already-down DC: ActivityFailed, nothing recorded
+    gateway_url(state, dc)  # unknown or already-down DC: ActivityFailed, nothing recorded
     api = state["supervisor"]["api"]
     fault = _fault(
         state,
