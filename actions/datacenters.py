@@ -35,12 +35,14 @@ def dc_failover(
 
     ``routing_configmap`` maps cells to DCs (empty string: do not shift traffic). Waits up
     to ``wait_gone_s`` seconds for the DC's pods to go; returns the previous replica
-    counts and the new cell map. On the sandbox: stop the DC's gateway (``ttl_s`` bounds
-    the outage) and let the edge fail its cells over.
+    counts and the new cell map. On the sandbox: stop the DC's gateway and let the edge
+    fail its cells over. ``ttl_s`` bounds the outage's life: the TTL watchdog reverts it,
+    and on Kubernetes the Deployments' fault marks carry the expiry for
+    ``chaosdrill recover --kube-context X --expired-only``.
     """
     if _on_kubernetes(configuration):
         conf = dict(configuration or {})
-        return kube.dc_failover(dc, namespace, routing_configmap or None, wait_gone_s, conf)
+        return kube.dc_failover(dc, namespace, routing_configmap or None, wait_gone_s, conf, ttl_s)
     check_dc_allowed(dc, configuration)
     return sandbox.dc_outage(dc, ttl_s=ttl_s)
 

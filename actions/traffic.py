@@ -21,6 +21,7 @@ def surge(
     selector: str = "",
     namespace: str = "default",
     usage_cpu: str = "900m",
+    ttl_s: float | None = None,
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
@@ -28,12 +29,18 @@ def surge(
     """Multiply the rate of the load streams matching ``stream`` by ``factor``.
 
     On Kubernetes: set the simulated CPU usage of the pods matching ``selector`` to
-    ``usage_cpu``. Undo with ``end_surge``.
+    ``usage_cpu``; ``ttl_s`` bounds that surge's life (the TTL watchdog ends it, and the
+    pods' fault marks carry the expiry). On the sandbox the surge lives and dies with
+    the load worker, so it takes no TTL. Undo with ``end_surge``.
     """
     if target_of(configuration) is Target.KUBERNETES:
         from chaosdrill.targets import kubernetes
 
-        return kubernetes.surge_cpu(selector, namespace, usage_cpu, configuration or {})
+        return kubernetes.surge_cpu(selector, namespace, usage_cpu, configuration or {}, ttl_s)
+    if ttl_s is not None:
+        raise BadInput(
+            "<argument>", "ttl_s", "a sandbox surge ends with its load worker; ttl_s is for Kubernetes"
+        )
     if not 0 < factor <= 1000:
         raise BadInput("<argument>", "factor", f"must be within (0, 1000], got {factor}")
     handle = load_control.current()

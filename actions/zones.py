@@ -44,10 +44,12 @@ def zone_outage(
     Waits up to ``wait_evicted_s`` seconds for the zone's pods to be evicted and fails
     (FaultNotApplied, after undoing the fault) if they are not. Returns the nodes and
     how long tainting and eviction took. On the sandbox, stops every replica of the
-    ``<dc>-<az>`` pool and holds it at zero; ``ttl_s`` bounds the outage's life there.
+    ``<dc>-<az>`` pool and holds it at zero. ``ttl_s`` bounds the outage's life: the
+    TTL watchdog reverts it when it runs out, and on Kubernetes the nodes' fault marks
+    carry the expiry for ``chaosdrill recover --kube-context X --expired-only``.
     """
     if _on_kubernetes(configuration):
-        return kube.zone_outage(zone, wait_evicted_s, dict(configuration or {}))
+        return kube.zone_outage(zone, wait_evicted_s, dict(configuration or {}), ttl_s)
     _sandbox_pool(zone, configuration)
     return sandbox.zone_outage(zone, ttl_s=ttl_s)
 
@@ -67,6 +69,7 @@ def zone_outage_rollback(
 def zone_partition(
     zone: str,
     namespace: str = "default",
+    ttl_s: float | None = None,
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
@@ -74,11 +77,12 @@ def zone_partition(
     """Cut zone ``zone`` off: a NetworkPolicy admits only traffic among the zone's own pods.
 
     On the sandbox: blackhole every link from the DC's gateway to the zone's replica pool.
+    ``ttl_s`` bounds the partition's life (see ``zone_outage``).
     """
     if _on_kubernetes(configuration):
-        return kube.zone_partition(zone, namespace, dict(configuration or {}))
+        return kube.zone_partition(zone, namespace, dict(configuration or {}), ttl_s)
     dc, az = _sandbox_pool(zone, configuration)
-    return sandbox.add_toxic(dc, az, "replicas", PARTITION_TOXIC, "timeout", {"timeout": 0})
+    return sandbox.add_toxic(dc, az, "replicas", PARTITION_TOXIC, "timeout", {"timeout": 0}, ttl_s=ttl_s)
 
 
 def zone_partition_rollback(

@@ -18,6 +18,7 @@ __all__ = [
     "MEASUREMENTS_ENV",
     "RUN_ID_ENV",
     "Target",
+    "checked_ttl",
     "current_run_id",
     "inject",
     "revert",
@@ -50,6 +51,15 @@ def target_of(configuration: Mapping[str, Any] | None) -> Target:
 def current_run_id() -> str | None:
     """The run the ledger control opened; faults recorded now belong to it."""
     return os.environ.get(RUN_ID_ENV)
+
+
+def checked_ttl(ttl_s: float | None) -> float | None:
+    """A fault's ``ttl_s`` argument, checked: None (no limit) or a positive number of seconds."""
+    if ttl_s is None:
+        return None
+    if isinstance(ttl_s, bool) or not isinstance(ttl_s, int | float) or not ttl_s > 0:
+        raise BadInput("<experiment>", "ttl_s", f"must be a positive number of seconds, got {ttl_s!r}")
+    return float(ttl_s)
 
 
 def revert(fault: Fault) -> None:

@@ -44,6 +44,7 @@ from kubernetes.client.exceptions import ApiException
 from chaosdrill import targets
 from chaosdrill.errors import BadInput, FaultNotApplied, PermanentError, TemporaryError
 from chaosdrill.ledger import Fault
+from chaosdrill.targets.kube_marks import Mark, MarkError, read_mark, strip_mark, unmark_metadata
 
 __all__ = [
     "DC_LABEL",
@@ -59,6 +60,7 @@ __all__ = [
     "as_json",
     "chaosk8s_secrets",
     "connect",
+    "connect_context",
     "cordoned_nodes",
     "dc_failover",
     "dc_failover_rollback",
@@ -223,6 +225,16 @@ def connect(configuration: Mapping[str, Any] | None) -> KubeTarget:
     )
 
 
+def connect_context(kubeconfig: str | None, context: str) -> KubeTarget:
+    """A client for an explicitly named context, with no experiment (``chaosdrill recover``).
+
+    ``kubeconfig`` None means ``$KUBECONFIG``, then ``~/.kube/config``. There is no
+    namespace allowlist and no production guard: recovery only removes chaosdrill's own faults.
+    """
+    path = _kubeconfig_of({"kubeconfig": kubeconfig} if kubeconfig else {})
+    return KubeTarget(path, context, None, _api_client(path, context))
+
+
 def _from_revert_args(args: Mapping[str, Any]) -> KubeTarget:
     kubeconfig = str(args["kubeconfig"])
     context = str(args["kube_context"])
@@ -363,14 +375,30 @@ def _inject(
     revert_args: dict[str, Any],
     apply: Callable[[], T],
 ) -> T:
+    return _inject_marked(target, kind, key, description, revert_args, lambda _mark: apply(), None)
+
+
+def _inject_marked(
+    target: KubeTarget,
+    kind: str,
+    key: str,
+    description: str,
+    revert_args: dict[str, Any],
+    apply: Callable[[Mark], T],
+    ttl_s: float | None,
+) -> T:
+    """Record the fault, then apply it; ``apply`` gets the mark to put on each object it changes."""
     fault = Fault(
         driver=DRIVER,
         kind=kind,
         key=f"{kind}/{target.context}/{key}",
         description=description,
         revert=target.revert_args(**{"op": kind, **revert_args}),
+        ttl_s=targets.checked_ttl(ttl_s),
+        run_id=targets.current_run_id(),
     )
-    return targets.inject(fault, apply)
+    mark = Mark(kind=kind, fault_id=fault.id, run_id=fault.run_id, expires_at=fault.expires_at)
+    return targets.inject(fault, partial(apply, mark))
 
 
 def _rollback(target: KubeTarget, kind: str, key: str) -> int:
@@ -454,8 +482,17 @@ def _annotation_patch(value: str | None) -> dict[str, Any]:
     return {"metadata": {"annotations": {USAGE_CPU: value}}}
 
 
+def _usage_patch(value: str | None, mark: dict[str, Any]) -> dict[str, Any]:
+    """A pod patch setting the usage annotation and putting on (or taking off) the mark."""
+    return {"metadata": {"labels": mark["labels"], "annotations": {**mark["annotations"], USAGE_CPU: value}}}
+
+
 def surge_cpu(
-    selector: str, namespace: str, usage_cpu: str, configuration: Mapping[str, Any]
+    selector: str,
+    namespace: str,
+    usage_cpu: str,
+    configuration: Mapping[str, Any],
+    ttl_s: float | None = None,
 ) -> dict[str, Any]:
     """Raise kwok's simulated CPU usage on the matching pods and their Deployments' templates.
 
@@ -478,21 +515,24 @@ def surge_cpu(
         )
         before_templates[name] = (dep.spec.template.metadata.annotations or {}).get(USAGE_CPU)
 
-    def apply() -> dict[str, Any]:
+    def apply(mark: Mark) -> dict[str, Any]:
         _parallel(
             lambda n: _ignore_404(
-                lambda: target.core.patch_namespaced_pod(n, namespace, _annotation_patch(usage_cpu))
+                lambda: target.core.patch_namespaced_pod(
+                    n, namespace, _usage_patch(usage_cpu, mark.with_undo(usage=before_pods[n]).metadata())
+                )
             ),
             list(before_pods),
         )
         for name in deployments_:
+            undo = mark.with_undo(template_usage=before_templates[name], selector=selector, surged=usage_cpu)
             _call(
                 f"patch deployment {name}",
                 partial(
                     target.apps.patch_namespaced_deployment,
                     name,
                     namespace,
-                    {"spec": {"template": _annotation_patch(usage_cpu)}},
+                    {"metadata": undo.metadata(), "spec": {"template": _annotation_patch(usage_cpu)}},
                 ),
             )
         for name in deployments_:
@@ -501,7 +541,7 @@ def surge_cpu(
                 raise FaultNotApplied(f"surge_cpu: deployment {name} template kept its old usage")
         return {"pods": sorted(before_pods), "deployments": deployments_, "usage_cpu": usage_cpu}
 
-    return _inject(
+    return _inject_marked(
         target,
         "cpu_surge",
         f"{namespace}/{selector}",
@@ -514,18 +554,20 @@ def surge_cpu(
             "templates": before_templates,
         },
         apply,
+        ttl_s,
     )
 
 
 def _revert_cpu_surge(target: KubeTarget, args: Mapping[str, Any]) -> None:
     namespace = str(args["namespace"])
+    unmark = unmark_metadata("cpu_surge")
     for name, value in dict(args.get("templates") or {}).items():
         _ignore_404(
             partial(
                 target.apps.patch_namespaced_deployment,
                 name,
                 namespace,
-                {"spec": {"template": _annotation_patch(value)}},
+                {"metadata": unmark, "spec": {"template": _annotation_patch(value)}},
             )
         )
     pods: dict[str, str | None] = dict(args.get("pods") or {})
@@ -540,7 +582,7 @@ def _revert_cpu_surge(target: KubeTarget, args: Mapping[str, Any]) -> None:
                 pods[pod.name] = fallback
     _parallel(
         lambda item: _ignore_404(
-            lambda: target.core.patch_namespaced_pod(item[0], namespace, _annotation_patch(item[1]))
+            lambda: target.core.patch_namespaced_pod(item[0], namespace, _usage_patch(item[1], unmark))
         ),
         list(pods.items()),
     )
@@ -597,8 +639,14 @@ def _is_daemon(pod: PodInfo) -> bool:
     return any(kind == "DaemonSet" for kind, _ in pod.owners)
 
 
-def zone_outage(zone: str, wait_evicted_s: float, configuration: Mapping[str, Any]) -> dict[str, Any]:
-    """Cordon every node of ``zone`` and taint it NoExecute, then wait for its pods to be evicted."""
+def zone_outage(
+    zone: str, wait_evicted_s: float, configuration: Mapping[str, Any], ttl_s: float | None = None
+) -> dict[str, Any]:
+    """Cordon every node of ``zone`` and taint it NoExecute, then wait for its pods to be evicted.
+
+    Each node carries the fault's mark (with its previous ``unschedulable``) in the same
+    patch as the taint, so a sweep of the cluster can undo it without the ledger.
+    """
     target = connect(configuration)
     nodes = _zone_node_names(target, zone)
     if not nodes:
@@ -608,18 +656,21 @@ def zone_outage(zone: str, wait_evicted_s: float, configuration: Mapping[str, An
         node = _call(f"read node {name}", partial(target.core.read_node, name))
         before[name] = bool(node.spec.unschedulable)
 
-    def taint(name: str) -> None:
+    def taint(mark: Mark, name: str) -> None:
         node = target.core.read_node(name)
         taints = [*_taints_without_ours(node), target.api.sanitize_for_serialization(_outage_taint(zone))]
         body = {
-            "metadata": {"resourceVersion": node.metadata.resource_version},
+            "metadata": {
+                "resourceVersion": node.metadata.resource_version,
+                **mark.with_undo(zone=zone, unschedulable=before[name]).metadata(),
+            },
             "spec": {"unschedulable": True, "taints": taints},
         }
         target.core.patch_node(name, body)
 
-    def apply() -> dict[str, Any]:
+    def apply(mark: Mark) -> dict[str, Any]:
         start = time.monotonic()
-        _call("cordon and taint nodes", lambda: _parallel(taint, nodes))
+        _call("cordon and taint nodes", lambda: _parallel(partial(taint, mark), nodes))
 
         def applied(name: str) -> bool:
             node = target.core.read_node(name)
@@ -648,13 +699,14 @@ def zone_outage(zone: str, wait_evicted_s: float, configuration: Mapping[str, An
             "evicted_s": round(time.monotonic() - start, 3),
         }
 
-    return _inject(
+    return _inject_marked(
         target,
         "zone_outage",
         zone,
         f"cordon and NoExecute-taint {len(nodes)} nodes of zone {zone}",
         {"zone": zone, "nodes": before},
         apply,
+        ttl_s,
     )
 
 
@@ -666,7 +718,10 @@ def _revert_zone_outage(target: KubeTarget, args: Mapping[str, Any]) -> None:
         node = _ignore_404(lambda: target.core.read_node(name))
         if node is None:
             return
-        body = {"spec": {"unschedulable": was_unschedulable, "taints": _taints_without_ours(node)}}
+        body = {
+            "metadata": unmark_metadata("zone_outage"),
+            "spec": {"unschedulable": was_unschedulable, "taints": _taints_without_ours(node)},
+        }
         target.core.patch_node(name, body)
 
     _parallel(untaint, list(nodes.items()))
@@ -678,24 +733,40 @@ def zone_outage_rollback(zone: str, configuration: Mapping[str, Any]) -> dict[st
     reverted = _rollback(target, "zone_outage", zone)
     nodes = _zone_node_names(target, zone)
     # Also clean a taint left by hand or by a lost ledger: only ours, never a foreign one.
-    _revert_zone_outage(target, {"nodes": {n: False for n in _nodes_with_our_taint(target, nodes)}})
+    _revert_zone_outage(target, {"nodes": _nodes_with_our_taint(target, nodes)})
     return {"zone": zone, "reverted": reverted, "nodes": nodes}
 
 
-def _nodes_with_our_taint(target: KubeTarget, nodes: Sequence[str]) -> list[str]:
-    tainted = []
+def _nodes_with_our_taint(target: KubeTarget, nodes: Sequence[str]) -> dict[str, bool]:
+    """Nodes still carrying our taint, each with its ``unschedulable`` from before the fault.
+
+    The node's mark says what that was; a taint with no mark (put there by hand) gets
+    the node uncordoned.
+    """
+    tainted: dict[str, bool] = {}
     for name in nodes:
         node = target.core.read_node(name)
         if any(t.key == OUTAGE_TAINT for t in node.spec.taints or []):
-            tainted.append(name)
+            try:
+                mark = read_mark("zone_outage", _metadata(node))
+            except MarkError:
+                mark = None
+            tainted[name] = bool(mark.undo.get("unschedulable", False)) if mark else False
     return tainted
+
+
+def _metadata(obj: Any) -> dict[str, Any]:
+    """The labels and annotations of a client model, shaped as the API's JSON metadata."""
+    return {"labels": obj.metadata.labels or {}, "annotations": obj.metadata.annotations or {}}
 
 
 def _policy_name(zone: str) -> str:
     return f"chaosdrill-partition-{zone}"
 
 
-def zone_partition(zone: str, namespace: str, configuration: Mapping[str, Any]) -> dict[str, Any]:
+def zone_partition(
+    zone: str, namespace: str, configuration: Mapping[str, Any], ttl_s: float | None = None
+) -> dict[str, Any]:
     """Deny traffic between the pods in ``zone`` and every other pod of ``namespace``.
 
     A NetworkPolicy selects pods by label, not by node, so the pods now running in the
@@ -713,19 +784,24 @@ def zone_partition(zone: str, namespace: str, configuration: Mapping[str, Any]) 
     if not pods:
         raise ActivityFailed(f"zone_partition: no live pods of namespace {namespace!r} run in zone {zone}")
     same_zone = k8s.V1LabelSelector(match_labels={PARTITION_LABEL: zone})
-    policy = k8s.V1NetworkPolicy(
-        metadata=k8s.V1ObjectMeta(
-            name=_policy_name(zone), labels={"app.kubernetes.io/managed-by": "chaosdrill"}
-        ),
-        spec=k8s.V1NetworkPolicySpec(
-            pod_selector=same_zone,
-            policy_types=["Ingress", "Egress"],
-            ingress=[k8s.V1NetworkPolicyIngressRule(_from=[k8s.V1NetworkPolicyPeer(pod_selector=same_zone)])],
-            egress=[k8s.V1NetworkPolicyEgressRule(to=[k8s.V1NetworkPolicyPeer(pod_selector=same_zone)])],
-        ),
-    )
 
-    def apply() -> dict[str, Any]:
+    def apply(mark: Mark) -> dict[str, Any]:
+        marked = mark.with_undo(zone=zone, namespace=namespace).metadata()
+        policy = k8s.V1NetworkPolicy(
+            metadata=k8s.V1ObjectMeta(
+                name=_policy_name(zone),
+                labels={"app.kubernetes.io/managed-by": "chaosdrill", **marked["labels"]},
+                annotations=marked["annotations"],
+            ),
+            spec=k8s.V1NetworkPolicySpec(
+                pod_selector=same_zone,
+                policy_types=["Ingress", "Egress"],
+                ingress=[
+                    k8s.V1NetworkPolicyIngressRule(_from=[k8s.V1NetworkPolicyPeer(pod_selector=same_zone)])
+                ],
+                egress=[k8s.V1NetworkPolicyEgressRule(to=[k8s.V1NetworkPolicyPeer(pod_selector=same_zone)])],
+            ),
+        )
         label = {"metadata": {"labels": {PARTITION_LABEL: zone}}}
         _call(
             "label pods",
@@ -749,13 +825,14 @@ def zone_partition(zone: str, namespace: str, configuration: Mapping[str, Any]) 
             )
         return {"zone": zone, "namespace": namespace, "policy": _policy_name(zone), "pods": sorted(pods)}
 
-    return _inject(
+    return _inject_marked(
         target,
         "zone_partition",
         f"{namespace}/{zone}",
         f"NetworkPolicy isolating {len(pods)} pods of zone {zone} in {namespace}",
         {"zone": zone, "namespace": namespace, "pods": pods},
         apply,
+        ttl_s,
     )
 
 
@@ -788,11 +865,14 @@ def dc_failover(
     routing_configmap: str | None,
     wait_gone_s: float,
     configuration: Mapping[str, Any],
+    ttl_s: float | None = None,
 ) -> dict[str, Any]:
     """Scale every Deployment labelled with data center ``dc`` to 0 and move its cells.
 
     The routing ConfigMap maps each cell (``cell-0``...) to a data center, as the edge's
     ``hash(user_id) % N`` does; the failed DC's cells go round-robin to the survivors.
+    Each Deployment and the ConfigMap carry the fault's mark with their previous replica
+    count or cell map, written in the same patch as the change.
     """
     target = connect(configuration)
     target.check_namespace(namespace)
@@ -825,20 +905,21 @@ def dc_failover(
             routing_after[cell] = survivors[i % len(survivors)]
     selector = f"{DC_LABEL}={dc}"
 
-    def apply() -> dict[str, Any]:
+    def apply(mark: Mark) -> dict[str, Any]:
         start = time.monotonic()
         if routing_configmap and routing_after is not None:
+            body = {"metadata": mark.with_undo(data=routing_before).metadata(), "data": routing_after}
             _call(
                 "shift traffic",
-                lambda: target.core.patch_namespaced_config_map(
-                    routing_configmap, namespace, {"data": routing_after}
-                ),
+                lambda: target.core.patch_namespaced_config_map(routing_configmap, namespace, body),
             )
         _call(
             "scale deployments",
             lambda: _parallel(
-                lambda n: target.apps.patch_namespaced_deployment_scale(
-                    n, namespace, {"spec": {"replicas": 0}}
+                lambda n: target.apps.patch_namespaced_deployment(
+                    n,
+                    namespace,
+                    {"metadata": mark.with_undo(replicas=replicas[n]).metadata(), "spec": {"replicas": 0}},
                 ),
                 list(replicas),
             ),
@@ -853,7 +934,7 @@ def dc_failover(
             "gone_s": round(time.monotonic() - start, 3),
         }
 
-    return _inject(
+    return _inject_marked(
         target,
         "dc_failover",
         f"{namespace}/{dc}",
@@ -866,16 +947,18 @@ def dc_failover(
             "routing": routing_before,
         },
         apply,
+        ttl_s,
     )
 
 
 def _revert_dc_failover(target: KubeTarget, args: Mapping[str, Any]) -> None:
     namespace = str(args["namespace"])
     replicas: dict[str, int] = dict(args.get("replicas") or {})
+    unmark = unmark_metadata("dc_failover")
     _parallel(
         lambda item: _ignore_404(
-            lambda: target.apps.patch_namespaced_deployment_scale(
-                item[0], namespace, {"spec": {"replicas": item[1]}}
+            lambda: target.apps.patch_namespaced_deployment(
+                item[0], namespace, {"metadata": unmark, "spec": {"replicas": item[1]}}
             )
         ),
         list(replicas.items()),
@@ -886,6 +969,7 @@ def _revert_dc_failover(target: KubeTarget, args: Mapping[str, Any]) -> None:
         if current is not None:
             # A replace, not a merge: keys added by the failover must go too.
             current.data = dict(routing)
+            strip_mark(_metadata(current), "dc_failover")  # the model's own dicts, edited in place
             target.core.replace_namespaced_config_map(str(cm_name), namespace, current)
 
 

@@ -24,7 +24,7 @@ from chaosdrill.ledger import Fault
 from chaosdrill.procs import alive
 from chaosdrill.sandbox.lifecycle import require_state
 from chaosdrill.sandbox.state import read_state
-from chaosdrill.targets import inject, rollback
+from chaosdrill.targets import checked_ttl, inject, rollback
 from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 __all__ = [
@@ -115,7 +115,9 @@ def _fault(
 ) -> Fault:
     """A sandbox fault; its revert carries the sandbox instance it was applied to."""
     revert = {"op": op, "instance": state["instance"], **revert_args}
-    return Fault(driver=DRIVER, kind=kind, key=key, description=description, revert=revert, ttl_s=ttl_s)
+    return Fault(
+        driver=DRIVER, kind=kind, key=key, description=description, revert=revert, ttl_s=checked_ttl(ttl_s)
+    )
 
 
 def _toxic_key(toxic: str, dc: str, az: str, link: str) -> str:

@@ -21,16 +21,24 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
+from chaos_run_support import (
+    Run,
+    action,
+    journal_of,
+    mark_step,
+    py,
+    reach_phase,
+    recover,
+    send,
+    start,
+    wait_until,
+)
 
 from chaosdrill import procs
 from chaosdrill.ledger import FaultRecord, default_ledger
@@ -39,55 +47,28 @@ from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-CHAOS = str(Path(sys.executable).parent / "chaos")
-HELPERS = '''
-"""Test helpers for signal drills: phase markers and a slow step."""
-import os
-import time
-from pathlib import Path
-
-
-def mark(phase: str = "", seconds: float = 0.0) -> bool:
-    """Append ``phase`` to the marker file, then sleep ``seconds``."""
-    with Path(os.environ["SIGTEST_MARKS"]).open("a") as fh:
-        fh.write(phase + "\\n")
-    time.sleep(seconds)
-    return True
-'''
-
-
-def _py(module: str, func: str, **arguments: Any) -> dict[str, Any]:
-    return {"type": "python", "module": module, "func": func, "arguments": arguments}
-
-
-def _action(name: str, provider: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"type": "action", "name": name, "provider": provider, **extra}
-
-
 # Every sandbox fault type, on links/pools/DCs that do not overlap (a latency check through
 # a blackholed link would hang).
 INJECT = [
-    _action("latency", _py("actions.latency", "add_latency", latency_ms=200, dc="dc2", az="az-a")),
-    _action("blackhole", _py("actions.network", "add_blackhole", dc="dc3", az="az-b", link="replicas")),
-    _action("disable-redis", _py("actions.network", "disable_links", dc="dc1", az="*", link="redis")),
-    _action(
-        "defences-off", _py("actions.defences", "disable_defences", dc="dc1", breaker=True, fallback=True)
-    ),
-    _action("surge", _py("actions.traffic", "surge", factor=2.0)),
-    _action("kill-replica", _py("actions.pods", "kill_pods", selector="dc=dc2,az=az-b", count=1)),
-    _action("zone-outage", _py("actions.zones", "zone_outage", zone="dc1-az-b")),
-    _action("dc-outage", _py("actions.datacenters", "dc_failover", dc="dc3")),
+    action("latency", py("actions.latency", "add_latency", latency_ms=200, dc="dc2", az="az-a")),
+    action("blackhole", py("actions.network", "add_blackhole", dc="dc3", az="az-b", link="replicas")),
+    action("disable-redis", py("actions.network", "disable_links", dc="dc1", az="*", link="redis")),
+    action("defences-off", py("actions.defences", "disable_defences", dc="dc1", breaker=True, fallback=True)),
+    action("surge", py("actions.traffic", "surge", factor=2.0)),
+    action("kill-replica", py("actions.pods", "kill_pods", selector="dc=dc2,az=az-b", count=1)),
+    action("zone-outage", py("actions.zones", "zone_outage", zone="dc1-az-b")),
+    action("dc-outage", py("actions.datacenters", "dc_failover", dc="dc3")),
 ]
 REMOVE = [
-    _action("remove-latency", _py("actions.latency", "remove_latency", dc="dc2", az="az-a")),
-    _action(
-        "remove-blackhole", _py("actions.network", "remove_blackhole", dc="dc3", az="az-b", link="replicas")
+    action("remove-latency", py("actions.latency", "remove_latency", dc="dc2", az="az-a")),
+    action(
+        "remove-blackhole", py("actions.network", "remove_blackhole", dc="dc3", az="az-b", link="replicas")
     ),
-    _action("enable-redis", _py("actions.network", "enable_links", dc="dc1", az="*", link="redis")),
-    _action("restore-defences", _py("actions.defences", "restore_defences", dc="dc1")),
-    _action("end-surge", _py("actions.traffic", "end_surge")),
-    _action("zone-back", _py("actions.zones", "zone_outage_rollback", zone="dc1-az-b")),
-    _action("dc-back", _py("actions.datacenters", "dc_failover_rollback", dc="dc3")),
+    action("enable-redis", py("actions.network", "enable_links", dc="dc1", az="*", link="redis")),
+    action("restore-defences", py("actions.defences", "restore_defences", dc="dc1")),
+    action("end-surge", py("actions.traffic", "end_surge")),
+    action("zone-back", py("actions.zones", "zone_outage_rollback", zone="dc1-az-b")),
+    action("dc-back", py("actions.datacenters", "dc_failover_rollback", dc="dc3")),
 ]
 FAULT_KINDS = {"latency", "timeout", "disable", "defences", "surge", "kill", "zone_outage", "dc_outage"}
 
@@ -124,86 +105,27 @@ def experiment(method_pause_s: float, rollback_sleep_s: float) -> dict[str, Any]
                     "type": "probe",
                     "name": "ok",
                     "tolerance": True,
-                    "provider": _py("sigtest_helpers", "mark", phase="hypothesis"),
+                    "provider": mark_step("hypothesis"),
                 }
             ],
         },
         "method": [
             *INJECT,
-            _action(
-                "in-method", _py("sigtest_helpers", "mark", phase="method"), pauses={"after": method_pause_s}
-            ),
+            action("in-method", mark_step("method"), pauses={"after": method_pause_s}),
         ],
         "rollbacks": [
-            _action("slow-first", _py("sigtest_helpers", "mark", phase="rollback", seconds=rollback_sleep_s)),
+            action("slow-first", mark_step("rollback", rollback_sleep_s)),
             *REMOVE,
         ],
     }
 
 
-@dataclass
-class Run:
-    proc: subprocess.Popen[bytes]
-    tmp: Path
-    marks: Path
-    run_dir: Path
-    journal: Path
-
-    def phases(self) -> list[str]:
-        return self.marks.read_text().split() if self.marks.exists() else []
-
-    def output(self) -> str:
-        return (self.tmp / "chaos.out").read_text(errors="replace")[-4000:]
-
-
-def start(tmp: Path, doc: dict[str, Any], *extra: str) -> Run:
-    (tmp / "sigtest_helpers.py").write_text(textwrap.dedent(HELPERS))
-    path = tmp / "experiment.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    run = Run(None, tmp, tmp / "marks", tmp / "run", tmp / "journal.json")  # type: ignore[arg-type]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(tmp), os.environ.get("PYTHONPATH", "")]),
-        "SIGTEST_MARKS": str(run.marks),
-        "CHAOSDRILL_RUN_DIR": str(run.run_dir),
-    }
-    with (tmp / "chaos.out").open("wb") as out:
-        run.proc = subprocess.Popen(
-            [CHAOS, "--no-version-check", "run", *extra, "--journal-path", str(run.journal), str(path)],
-            cwd=tmp,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own group, so a "Ctrl-C" reaches chaos and its load worker only
-        )
-    return run
-
-
-def wait_until(cond: Callable[[], bool], timeout_s: float, what: str, run: Run | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        if run is not None and run.proc.poll() is not None:
-            pytest.fail(f"chaos exited ({run.proc.returncode}) before {what}:\n{run.output()}")
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout_s}s waiting for {what}" + (f":\n{run.output()}" if run else ""))
-
-
 def reach(run: Run, phase: str) -> None:
     if phase == "warmup":
         wait_until(lambda: (run.run_dir / "load.json").exists(), 30, "the load worker to start", run)
+        time.sleep(0.2)
     else:
-        wait_until(lambda: phase in run.phases(), 60, f"phase {phase!r}", run)
-    time.sleep(0.2)  # well inside the pause / the slow step
-
-
-def send(run: Run, sig: signal.Signals) -> None:
-    if sig is signal.SIGINT:
-        os.killpg(run.proc.pid, sig)  # what Ctrl-C in a terminal does
-    else:
-        os.kill(run.proc.pid, sig)  # what `kill` does
+        reach_phase(run, phase)
 
 
 def load_pid(run: Run) -> int | None:
@@ -211,16 +133,6 @@ def load_pid(run: Run) -> int | None:
         return int(json.loads((run.run_dir / "load.json").read_text())["pid"])
     except (OSError, ValueError, KeyError):
         return None
-
-
-def recover(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chaosdrill.cli", "recover", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def run_faults(run_id: str) -> list[FaultRecord]:
@@ -244,12 +156,6 @@ def assert_clean(sandbox: dict[str, Any], run: Run) -> None:
     pid = load_pid(run)
     if pid is not None:
         wait_until(lambda: not procs.alive(pid), 10, f"load worker {pid} to exit")
-
-
-def journal_of(run: Run) -> dict[str, Any]:
-    assert run.journal.exists(), run.output()
-    doc: dict[str, Any] = json.loads(run.journal.read_text())
-    return doc
 
 
 CASES = [
