@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from chaosdrill.kube import cluster
+from chaosdrill.targets import kubernetes as kube
+from chaosdrill.targets.kube_marks import MARK_PREFIX
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "llm"
@@ -55,3 +57,37 @@ def wait_ready(kc: Cluster, selector: str, want: int, timeout_s: float = 120) ->
             return
         time.sleep(1)
     raise AssertionError(f"{selector}: only {ready} of {want} replicas ready after {timeout_s}s")
+
+
+def marked_objects(kc: Cluster) -> list[str]:
+    """Every object anywhere that still carries a chaosdrill fault label."""
+    found = []
+    for kind in ("nodes", "networkpolicies", "deployments", "configmaps", "pods"):
+        for item in kc.kubectl_json("get", kind, "-A")["items"]:
+            labels = item["metadata"].get("labels") or {}
+            annotations = item["metadata"].get("annotations") or {}
+            if any(k.startswith(MARK_PREFIX) for k in [*labels, *annotations]):
+                found.append(f"{kind}/{item['metadata']['name']}")
+    return found
+
+
+def snapshot(kc: Cluster) -> dict[str, Any]:
+    """Everything a chaosdrill fault changes on the reference service, to compare after recovery."""
+    deps = kc.kubectl_json("get", "deployments", "-n", NAMESPACE)["items"]
+    return {
+        "cordoned": [
+            n["metadata"]["name"]
+            for n in kc.kubectl_json("get", "nodes")["items"]
+            if n["spec"].get("unschedulable")
+        ],
+        "tainted": [
+            n["metadata"]["name"]
+            for n in kc.kubectl_json("get", "nodes")["items"]
+            if any(t["key"] == kube.OUTAGE_TAINT for t in n["spec"].get("taints") or [])
+        ],
+        "policies": [p["metadata"]["name"] for p in kc.kubectl_json("get", "networkpolicies", "-A")["items"]],
+        "replicas": {d["metadata"]["name"]: d["spec"]["replicas"] for d in deps},
+        "templates": {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"] for d in deps},
+        "routing": kc.kubectl_json("get", "configmap", "llm-routing", "-n", NAMESPACE)["data"],
+        "partition_labels": len(kc.kubectl_json("get", "pods", "-A", "-l", kube.PARTITION_LABEL)["items"]),
+    }

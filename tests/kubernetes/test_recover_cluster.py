@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 from chaos_run_support import recover, wait_until
-from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, wait_ready
+from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, marked_objects, snapshot, wait_ready
 
 from chaosdrill import watchdog
 from chaosdrill.errors import BadInput
 from chaosdrill.ledger import default_ledger
 from chaosdrill.targets import kube_sweep
 from chaosdrill.targets import kubernetes as kube
-from chaosdrill.targets.kube_marks import MARK_PREFIX
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(300)]
 
@@ -29,45 +28,11 @@ def _recover(kc: Cluster, home: Path, *args: str) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
-def _marked_objects(kc: Cluster) -> list[str]:
-    """Every object anywhere that still carries a chaosdrill fault label."""
-    found = []
-    for kind in ("nodes", "networkpolicies", "deployments", "configmaps", "pods"):
-        for item in kc.kubectl_json("get", kind, "-A")["items"]:
-            labels = item["metadata"].get("labels") or {}
-            annotations = item["metadata"].get("annotations") or {}
-            if any(k.startswith(MARK_PREFIX) for k in [*labels, *annotations]):
-                found.append(f"{kind}/{item['metadata']['name']}")
-    return found
-
-
-def _snapshot(kc: Cluster) -> dict[str, Any]:
-    """What the faults below change, to compare after recovery."""
-    deps = kc.kubectl_json("get", "deployments", "-n", NAMESPACE)["items"]
-    return {
-        "cordoned": [
-            n["metadata"]["name"]
-            for n in kc.kubectl_json("get", "nodes")["items"]
-            if n["spec"].get("unschedulable")
-        ],
-        "tainted": [
-            n["metadata"]["name"]
-            for n in kc.kubectl_json("get", "nodes")["items"]
-            if any(t["key"] == kube.OUTAGE_TAINT for t in n["spec"].get("taints") or [])
-        ],
-        "policies": [p["metadata"]["name"] for p in kc.kubectl_json("get", "networkpolicies", "-A")["items"]],
-        "replicas": {d["metadata"]["name"]: d["spec"]["replicas"] for d in deps},
-        "templates": {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"] for d in deps},
-        "routing": kc.kubectl_json("get", "configmap", "llm-routing", "-n", NAMESPACE)["data"],
-        "partition_labels": len(kc.kubectl_json("get", "pods", "-A", "-l", kube.PARTITION_LABEL)["items"]),
-    }
-
-
 def test_a_lost_ledger_is_no_loss_recover_sweeps_every_fault_kind_from_its_marks(
     service: Cluster, tmp_path: Path
 ) -> None:
     conf = service.configuration()
-    before = _snapshot(service)
+    before = snapshot(service)
     before_usage = {
         p["metadata"]["name"]: p["metadata"]["annotations"].get(kube.USAGE_CPU)
         for p in service.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", DC1)["items"]
@@ -90,8 +55,8 @@ def test_a_lost_ledger_is_no_loss_recover_sweeps_every_fault_kind_from_its_marks
     assert len(kube_sweep.find(target)[0]) == 4  # --dry-run touched nothing
     code, out = _recover(service, elsewhere)
     assert code == 0 and "reverted 4, failed 0" in out, out
-    assert _marked_objects(service) == []
-    after = _snapshot(service)
+    assert marked_objects(service) == []
+    after = snapshot(service)
     assert after == before
     for pod in service.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", DC1)["items"]:
         name = pod["metadata"]["name"]
@@ -104,7 +69,7 @@ def test_a_lost_ledger_is_no_loss_recover_sweeps_every_fault_kind_from_its_marks
     code, out = _recover(service, Path(os.environ["CHAOSDRILL_HOME"]))
     assert code == 0 and "reverted 4, failed 0" in out and "no fault marks" in out, out
     assert default_ledger().replay() == []
-    assert _snapshot(service) == before
+    assert snapshot(service) == before
     wait_ready(service, "app=llm-api", SERVICE_PODS)
 
 
@@ -142,7 +107,7 @@ def test_expired_only_sweeps_exactly_the_faults_whose_ttl_ran_out(service: Clust
     assert [f.kind for f in kube_sweep.find(target)[0]] == ["cpu_surge"]  # not expired: left alone
     code, out = _recover(service, elsewhere)
     assert code == 0 and "reverted 1, failed 0" in out, out
-    assert _marked_objects(service) == []
+    assert marked_objects(service) == []
     wait_ready(service, "app=llm-api", SERVICE_PODS)
 
 
@@ -153,7 +118,7 @@ def test_the_watchdog_reverts_a_kubernetes_fault_when_its_ttl_runs_out(service: 
     wait_until(lambda: default_ledger().replay() == [], 20, "the watchdog to revert the partition")
     assert [r.how for r in default_ledger().history()] == ["ttl"]
     assert service.kubectl_json("get", "networkpolicies", "-n", NAMESPACE)["items"] == []
-    assert _marked_objects(service) == []
+    assert marked_objects(service) == []
 
 
 @pytest.mark.parametrize("ttl", [0, -5, "soon"])
