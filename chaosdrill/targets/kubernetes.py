@@ -497,7 +497,10 @@ def surge_cpu(
     """Raise kwok's simulated CPU usage on the matching pods and their Deployments' templates.
 
     metrics-server reports the annotation as usage, so an HPA on CPU reacts as it would to
-    real load. The exact previous values go into the ledger for :func:`restore_cpu`.
+    real load. The template gets it too, so the pods the HPA adds are as hot as the rest;
+    that template change rolls the Deployment (at once on kwok), and so does the revert.
+    The exact previous values go into the ledger for :func:`restore_cpu`, and into each
+    object's fault mark.
     """
     if not usage_cpu:
         raise BadInput("<experiment>", "usage_cpu", "must be a CPU quantity such as '900m'")
