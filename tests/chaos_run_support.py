@@ -31,6 +31,7 @@ __all__ = [
     "reach_phase",
     "recover",
     "send",
+    "signal_cases",
     "start",
     "stop",
     "wait_until",
@@ -120,6 +121,12 @@ def wait_until(cond: Callable[[], bool], timeout_s: float, what: str, run: Run |
 def reach_phase(run: Run, phase: str, timeout_s: float = 60) -> None:
     wait_until(lambda: phase in run.phases(), timeout_s, f"phase {phase!r}", run)
     time.sleep(0.2)  # well inside the pause / the slow step
+
+
+def signal_cases(*phases: str) -> Any:
+    """``pytest.mark.parametrize`` over SIGINT, SIGTERM and SIGKILL at each of ``phases``."""
+    cases = [(sig, phase) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL) for phase in phases]
+    return pytest.mark.parametrize(("sig", "phase"), cases, ids=[f"{s.name}-{p}" for s, p in cases])
 
 
 def send(run: Run, sig: signal.Signals) -> None:

@@ -36,6 +36,7 @@ from chaos_run_support import (
     reach_phase,
     recover,
     send,
+    signal_cases,
     start,
     wait_until,
 )
@@ -158,14 +159,7 @@ def assert_clean(sandbox: dict[str, Any], run: Run) -> None:
         wait_until(lambda: not procs.alive(pid), 10, f"load worker {pid} to exit")
 
 
-CASES = [
-    (sig, phase)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
-    for phase in ("warmup", "method", "rollback")
-]
-
-
-@pytest.mark.parametrize(("sig", "phase"), CASES, ids=[f"{s.name}-{p}" for s, p in CASES])
+@signal_cases("warmup", "method", "rollback")
 def test_signal_at_phase_leaves_nothing_behind(
     sandbox: dict[str, Any], tmp_path: Path, sig: signal.Signals, phase: str
 ) -> None:

@@ -59,6 +59,23 @@ def wait_ready(kc: Cluster, selector: str, want: int, timeout_s: float = 120) ->
     raise AssertionError(f"{selector}: only {ready} of {want} replicas ready after {timeout_s}s")
 
 
+def zone_with_pods(kc: Cluster, dc: str) -> str:
+    """A zone of ``dc`` where the reference service has a live pod now.
+
+    Earlier tests move pods around (a zone outage reschedules them into the other zone,
+    and nothing moves them back), so a partition must pick a zone that has some.
+    """
+    nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in kc.kubectl_json("get", "nodes")["items"]}
+    pods = kc.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", f"app=llm-api,chaosdrill.io/datacenter={dc}")
+    zones = sorted(
+        nodes[p["spec"]["nodeName"]]["topology.kubernetes.io/zone"]
+        for p in pods["items"]
+        if p["spec"].get("nodeName") in nodes and not p["metadata"].get("deletionTimestamp")
+    )
+    assert zones, f"no live pod of {dc}"
+    return zones[0]
+
+
 def marked_objects(kc: Cluster) -> list[str]:
     """Every object anywhere that still carries a chaosdrill fault label."""
     found = []

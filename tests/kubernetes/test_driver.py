@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 from chaoslib.exceptions import ActivityFailed
-from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, wait_ready
+from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, wait_ready, zone_with_pods
 
 from chaosdrill import targets
 from chaosdrill.errors import BadInput
@@ -180,7 +180,7 @@ def test_unknown_zone_fails_without_recording(service: Cluster) -> None:
 
 def test_zone_partition_creates_a_policy_and_its_rollback_removes_it(service: Cluster) -> None:
     conf = service.configuration()
-    zone = "dc1-az-a"
+    zone = zone_with_pods(service, "dc1")
     try:
         result = kube.zone_partition(zone, NAMESPACE, conf)
         policy = service.kubectl_json("get", "networkpolicy", result["policy"], "-n", NAMESPACE)

@@ -22,8 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_run_support import action, journal_of, mark_step, py, reach_phase, recover, send, start, stop
-from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, marked_objects, snapshot, wait_ready
+from chaos_run_support import (
+    action,
+    journal_of,
+    mark_step,
+    py,
+    reach_phase,
+    recover,
+    send,
+    signal_cases,
+    start,
+    stop,
+)
+from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, marked_objects, snapshot, wait_ready, zone_with_pods
 
 from chaosdrill.ledger import default_ledger
 
@@ -31,32 +42,41 @@ pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(300)]
 
 DC1 = "app=llm-api,chaosdrill.io/datacenter=dc1"
 DC2 = "app=llm-api,chaosdrill.io/datacenter=dc2"
-INJECT = [
-    action("zone-outage", py("actions.zones", "zone_outage", zone="dc2-az-b", wait_evicted_s=60)),
-    action("partition", py("actions.zones", "zone_partition", zone="dc1-az-a", namespace=NAMESPACE)),
-    action(
-        "dc-failover",
-        py(
-            "actions.datacenters",
-            "dc_failover",
-            dc="dc3",
-            namespace=NAMESPACE,
-            routing_configmap="llm-routing",
+
+
+def inject(partitioned: str) -> list[dict[str, Any]]:
+    return [
+        action("zone-outage", py("actions.zones", "zone_outage", zone="dc2-az-b", wait_evicted_s=60)),
+        action("partition", py("actions.zones", "zone_partition", zone=partitioned, namespace=NAMESPACE)),
+        action(
+            "dc-failover",
+            py(
+                "actions.datacenters",
+                "dc_failover",
+                dc="dc3",
+                namespace=NAMESPACE,
+                routing_configmap="llm-routing",
+            ),
         ),
-    ),
-    action("surge", py("actions.traffic", "surge", selector=DC1, namespace=NAMESPACE, usage_cpu="300m")),
-    action("kill", py("actions.pods", "kill_pods", selector=DC2, count=1, namespace=NAMESPACE)),
-]
-REMOVE = [
-    action("zone-back", py("actions.zones", "zone_outage_rollback", zone="dc2-az-b")),
-    action("heal", py("actions.zones", "zone_partition_rollback", zone="dc1-az-a", namespace=NAMESPACE)),
-    action("dc-back", py("actions.datacenters", "dc_failover_rollback", dc="dc3", namespace=NAMESPACE)),
-    action("end-surge", py("actions.traffic", "end_surge", selector=DC1, namespace=NAMESPACE)),
-]
+        action("surge", py("actions.traffic", "surge", selector=DC1, namespace=NAMESPACE, usage_cpu="300m")),
+        action("kill", py("actions.pods", "kill_pods", selector=DC2, count=1, namespace=NAMESPACE)),
+    ]
+
+
+def remove(partitioned: str) -> list[dict[str, Any]]:
+    return [
+        action("zone-back", py("actions.zones", "zone_outage_rollback", zone="dc2-az-b")),
+        action("heal", py("actions.zones", "zone_partition_rollback", zone=partitioned, namespace=NAMESPACE)),
+        action("dc-back", py("actions.datacenters", "dc_failover_rollback", dc="dc3", namespace=NAMESPACE)),
+        action("end-surge", py("actions.traffic", "end_surge", selector=DC1, namespace=NAMESPACE)),
+    ]
+
+
 FAULT_KINDS = {"zone_outage", "zone_partition", "dc_failover", "cpu_surge", "pod_kill"}
 
 
 def experiment(kc: Cluster, phase: str) -> dict[str, Any]:
+    partitioned = zone_with_pods(kc, "dc1")
     return {
         "version": "1.0.0",
         "title": "kubernetes signal drill",
@@ -80,21 +100,14 @@ def experiment(kc: Cluster, phase: str) -> dict[str, Any]:
             ],
         },
         "method": [
-            *INJECT,
+            *inject(partitioned),
             action("in-method", mark_step("method"), pauses={"after": 1 if phase == "rollback" else 60}),
         ],
-        "rollbacks": [action("slow-first", mark_step("rollback", 60)), *REMOVE],
+        "rollbacks": [action("slow-first", mark_step("rollback", 60)), *remove(partitioned)],
     }
 
 
-CASES = [
-    (sig, phase)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
-    for phase in ("hypothesis", "method", "rollback")
-]
-
-
-@pytest.mark.parametrize(("sig", "phase"), CASES, ids=[f"{s.name}-{p}" for s, p in CASES])
+@signal_cases("hypothesis", "method", "rollback")
 def test_signal_at_phase_leaves_nothing_on_the_cluster(
     service: Cluster, tmp_path: Path, sig: signal.Signals, phase: str
 ) -> None:

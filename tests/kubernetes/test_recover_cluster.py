@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from chaos_run_support import recover, wait_until
-from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, marked_objects, snapshot, wait_ready
+from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, marked_objects, snapshot, wait_ready, zone_with_pods
 
 from chaosdrill import watchdog
 from chaosdrill.errors import BadInput
@@ -38,7 +38,7 @@ def test_a_lost_ledger_is_no_loss_recover_sweeps_every_fault_kind_from_its_marks
         for p in service.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", DC1)["items"]
     }
     kube.zone_outage("dc2-az-a", 120, conf)
-    kube.zone_partition("dc1-az-b", NAMESPACE, conf)
+    kube.zone_partition(zone_with_pods(service, "dc1"), NAMESPACE, conf)
     kube.dc_failover("dc3", NAMESPACE, "llm-routing", 120, conf)
     kube.surge_cpu(DC1, NAMESPACE, "300m", conf)
     assert len(default_ledger().replay()) == 4
@@ -75,7 +75,7 @@ def test_a_lost_ledger_is_no_loss_recover_sweeps_every_fault_kind_from_its_marks
 
 def test_recover_reverts_a_cluster_fault_and_closes_it_in_the_local_ledger(service: Cluster) -> None:
     conf = service.configuration()
-    kube.zone_partition("dc2-az-b", NAMESPACE, conf)
+    kube.zone_partition(zone_with_pods(service, "dc2"), NAMESPACE, conf)
     [fault] = default_ledger().replay()
     code, out = _recover(service, Path(os.environ["CHAOSDRILL_HOME"]))
     assert code == 0, out
@@ -88,7 +88,7 @@ def test_recover_reverts_a_cluster_fault_and_closes_it_in_the_local_ledger(servi
 def test_expired_only_sweeps_exactly_the_faults_whose_ttl_ran_out(service: Cluster, tmp_path: Path) -> None:
     conf = service.configuration()
     home = Path(os.environ["CHAOSDRILL_HOME"])
-    short = kube.zone_partition("dc3-az-a", NAMESPACE, conf, ttl_s=6)
+    short = kube.zone_partition(zone_with_pods(service, "dc3"), NAMESPACE, conf, ttl_s=6)
     kube.surge_cpu(DC1, NAMESPACE, "300m", conf, ttl_s=3600)
     # The drill host dies with its ledger and its watchdog: only the marks remain.
     (home / "ledger.jsonl").unlink()
@@ -113,7 +113,7 @@ def test_expired_only_sweeps_exactly_the_faults_whose_ttl_ran_out(service: Clust
 
 def test_the_watchdog_reverts_a_kubernetes_fault_when_its_ttl_runs_out(service: Cluster) -> None:
     conf = service.configuration()
-    kube.zone_partition("dc1-az-a", NAMESPACE, conf, ttl_s=2)
+    kube.zone_partition(zone_with_pods(service, "dc1"), NAMESPACE, conf, ttl_s=2)
     assert service.kubectl_json("get", "networkpolicies", "-n", NAMESPACE)["items"]
     wait_until(lambda: default_ledger().replay() == [], 20, "the watchdog to revert the partition")
     assert [r.how for r in default_ledger().history()] == ["ttl"]
