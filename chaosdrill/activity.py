@@ -5,12 +5,13 @@ since the two packages may not import one another.
 """
 
 import fnmatch
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chaosdrill.errors import ActivityFailed, BadInput
 
-__all__ = ["check_dc_allowed", "max_percentage"]
+__all__ = ["check_dc_allowed", "how_many", "max_percentage"]
 
 
 def max_percentage(configuration: Mapping[str, Any] | None, default: float = 100.0) -> float:
@@ -27,6 +28,41 @@ def max_percentage(configuration: Mapping[str, Any] | None, default: float = 100
             "<experiment>", "configuration.chaosdrill_max_percentage", f"must be within 0..100, got {value}"
         )
     return value
+
+
+def how_many(
+    total: int,
+    count: int | None,
+    percentage: float | None,
+    max_percentage: float,
+    default_count: int | None = None,
+) -> int:
+    """How many of ``total`` matching replicas or pods one action touches.
+
+    ``count`` or ``percentage`` (rounded up), not both; with neither, ``default_count``,
+    or all of them when that is None too. Validates both and enforces the blast-radius
+    cap (``configuration.chaosdrill_max_percentage``) before anything is touched.
+    """
+    if count is not None and percentage is not None:
+        raise BadInput("<argument>", "count/percentage", "give one of count or percentage, not both")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise BadInput("<argument>", "count", f"must be an integer >= 0, got {count!r}")
+    if percentage is not None and (
+        isinstance(percentage, bool) or not isinstance(percentage, int | float) or not 0 <= percentage <= 100
+    ):
+        raise BadInput("<argument>", "percentage", f"must be within 0..100, got {percentage!r}")
+    if count is not None:
+        n = count
+    elif percentage is not None:
+        n = math.ceil(total * percentage / 100)
+    else:
+        n = total if default_count is None else default_count
+    n = min(n, total)
+    if total and n / total * 100 > max_percentage + 1e-9:
+        raise ActivityFailed(
+            f"blast radius: touching {n} of {total} ({n / total:.0%}) exceeds the allowed {max_percentage:g}%"
+        )
+    return n
 
 
 def check_dc_allowed(dc_pattern: str, configuration: Mapping[str, Any] | None) -> None:

@@ -9,7 +9,6 @@ that held it went away with that instance.
 
 import contextlib
 import fnmatch
-import math
 import os
 import signal
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import requests
 
+from chaosdrill.activity import how_many
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.ledger import Fault
 from chaosdrill.procs import alive
@@ -260,27 +260,6 @@ def replicas(state: Mapping[str, Any], selector: Mapping[str, str]) -> list[Repl
                 if rep and all(fnmatch.fnmatchcase(rep["labels"].get(k, ""), v) for k, v in selector.items()):
                     found.append(Replica(rep["name"], int(rep["pid"]), int(rep["port"]), rep["labels"]))
     return found
-
-
-def how_many(total: int, count: int | None, percentage: float | None, max_percentage: float) -> int:
-    """How many of ``total`` to touch; validates and enforces the blast-radius cap."""
-    if count is not None and percentage is not None:
-        raise BadInput("<argument>", "count/percentage", "give one of count or percentage, not both")
-    if count is not None and count < 0:
-        raise BadInput("<argument>", "count", f"must be >= 0, got {count}")
-    if percentage is not None and not 0 <= percentage <= 100:
-        raise BadInput("<argument>", "percentage", f"must be within 0..100, got {percentage}")
-    n = (
-        count
-        if count is not None
-        else math.ceil(total * (percentage if percentage is not None else 100) / 100)
-    )
-    n = min(n, total)
-    if total and n / total * 100 > max_percentage + 1e-9:
-        raise ActivityFailed(
-            f"blast radius: touching {n} of {total} ({n / total:.0%}) exceeds the allowed {max_percentage:g}%"
-        )
-    return n
 
 
 @dataclass(frozen=True)
