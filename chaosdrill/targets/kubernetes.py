@@ -455,7 +455,9 @@ def kill_pods(
         raise BadInput("<experiment>", "grace_period_s", f"must be >= 0, got {grace_period_s}")
     target = connect(configuration)
     target.check_namespace(namespace)
+    began = time.monotonic()
     uids = _live_pod_uids(target, namespace, selector)
+    listed_s = time.monotonic() - began
     if not uids:
         raise ActivityFailed(f"kill_pods: no live pods match {selector!r} in namespace {namespace!r}")
     if percentage is not None:
@@ -468,12 +470,24 @@ def kill_pods(
         return name if _delete_pod(target, namespace, name, uids[name], grace_period_s) else None
 
     def apply() -> dict[str, Any]:
+        start = time.monotonic()
         killed = [n for n in _call("delete pods", lambda: _parallel(delete, victims)) if n]
+        deleted_s = time.monotonic() - start
         if grace_period_s == 0:
             still = set(_live_pod_uids(target, namespace, selector).values()) & {uids[n] for n in killed}
             if still:
-                raise FaultNotApplied(f"kill_pods: {len(still)} of {len(killed)} pods still live after delete")
-        return {"killed": killed, "matched": len(uids), "namespace": namespace, "selector": selector}
+                raise FaultNotApplied(
+                    f"kill_pods: {len(still)} of {len(killed)} pods still live after delete"
+                )
+        return {
+            "killed": killed,
+            "matched": len(uids),
+            "namespace": namespace,
+            "selector": selector,
+            "list_s": round(listed_s, 3),
+            "delete_s": round(deleted_s, 3),
+            "verify_s": round(time.monotonic() - start - deleted_s, 3),
+        }
 
     return _inject(
         target,
