@@ -442,7 +442,8 @@ def kill_pods(
     """Delete ``count`` pods (or ``percentage`` % rounded up; neither: one) matching ``selector``.
 
     Pods are chosen at random among live ones and deleted in parallel, each with a uid
-    precondition so a pod that was replaced meanwhile under the same name is left alone.
+    precondition: a pod already gone is skipped (404), and one replaced meanwhile under the
+    same name (a StatefulSet's) is not deleted, the API answers 409 and the call fails.
     With no grace period the pods must be gone at once: a second list proves it
     (:class:`FaultNotApplied` otherwise).
 
