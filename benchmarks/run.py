@@ -367,7 +367,7 @@ def rows_k8s(r: dict[str, Any]) -> list[Row]:
     return [
         Row(
             figure="7a. Kubernetes zone outage at scale (experiment, `chaos run`)",
-            ours=f"`{zone.get('experiment')}` ran: status **{status}**, deviated {deviated}, "
+            ours=f"`{zone.get('experiment')}` ran: status **{status}**, deviated {str(deviated).lower()}, "
             f"zone restored {_yes(zone.get('faults_reverted'))}. {scale}: zone {zone.get('zone')} "
             f"({zone.get('nodes')} nodes) tainted in {_n(taint_s, 1)} s, pods evicted in "
             f"{_n(zone.get('evicted_s'), 1)} s, DC at full strength in its surviving zones after "
@@ -414,7 +414,8 @@ def rows_k8s(r: dict[str, Any]) -> list[Row]:
             "also sets off the ReplicaSet controller, the scheduler and kwok replacing the pod, and those "
             "run while chaosdrill's parallel DELETEs are still in flight, while the sequential peer is bound by "
             "its own round trips and CPU. `deletecollection` would not close it honestly: it takes a selector, "
-            "not a random subset with uid preconditions. A control plane on cores of its own would.",
+            "not a random subset with uid preconditions. A control plane on cores of its own should (not "
+            "measured here).",
         ),
     ]
 
@@ -479,7 +480,8 @@ BENCHES = (
     ),
     Bench("run_overhead", "benchmarks/run_overhead.py", 90, rows_overhead, quick_flag=True),
     Bench("recorder_memory", "benchmarks/recorder_memory.py", 120, rows_memory),
-    # The size, 1,000 nodes / 10,000 pods: about 5.5 minutes on a quiet machine
+    # The size, 1,000 nodes / 10,000 pods: about 5 minutes on the 2-core machine,
+    # most of it scheduling the 10,000 pods; the experiment ~30-45 s, the four kills ~1 min
     # (`make bench --quick` runs 100 nodes / 1,000 pods and marks the zone figure pending).
     Bench(
         "k8s_scale",
