@@ -11,7 +11,7 @@ from typing import Any
 
 from chaosdrill.errors import ActivityFailed, BadInput
 
-__all__ = ["check_dc_allowed", "how_many", "max_percentage"]
+__all__ = ["check_amount", "check_dc_allowed", "how_many", "max_percentage"]
 
 
 def max_percentage(configuration: Mapping[str, Any] | None, default: float = 100.0) -> float:
@@ -30,6 +30,18 @@ def max_percentage(configuration: Mapping[str, Any] | None, default: float = 100
     return value
 
 
+def check_amount(count: int | None, percentage: float | None) -> None:
+    """Refuse a negative or non-integer count, a percentage outside 0..100, or both given."""
+    if count is not None and percentage is not None:
+        raise BadInput("<argument>", "count/percentage", "give one of count or percentage, not both")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise BadInput("<argument>", "count", f"must be an integer >= 0, got {count!r}")
+    if percentage is not None and (
+        isinstance(percentage, bool) or not isinstance(percentage, int | float) or not 0 <= percentage <= 100
+    ):
+        raise BadInput("<argument>", "percentage", f"must be within 0..100, got {percentage!r}")
+
+
 def how_many(
     total: int,
     count: int | None,
@@ -43,14 +55,7 @@ def how_many(
     or all of them when that is None too. Validates both and enforces the blast-radius
     cap (``configuration.chaosdrill_max_percentage``) before anything is touched.
     """
-    if count is not None and percentage is not None:
-        raise BadInput("<argument>", "count/percentage", "give one of count or percentage, not both")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        raise BadInput("<argument>", "count", f"must be an integer >= 0, got {count!r}")
-    if percentage is not None and (
-        isinstance(percentage, bool) or not isinstance(percentage, int | float) or not 0 <= percentage <= 100
-    ):
-        raise BadInput("<argument>", "percentage", f"must be within 0..100, got {percentage!r}")
+    check_amount(count, percentage)
     if count is not None:
         n = count
     elif percentage is not None:

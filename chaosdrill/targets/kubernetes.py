@@ -24,7 +24,6 @@ requests, and from collection calls wherever the API offers them.
 """
 
 import json
-import math
 import os
 import random
 import time
@@ -42,6 +41,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from chaosdrill import targets
+from chaosdrill.activity import check_amount, how_many, max_percentage
 from chaosdrill.errors import BadInput, FaultNotApplied, PermanentError, TemporaryError
 from chaosdrill.ledger import Fault
 from chaosdrill.targets.kube_marks import Mark, MarkError, read_mark, strip_mark, unmark_metadata
@@ -408,15 +408,6 @@ def _rollback(target: KubeTarget, kind: str, key: str) -> int:
 # --------------------------------------------------------------------------- pods
 
 
-def _validate_amount(count: int | None, percentage: float | None) -> None:
-    if count is not None and percentage is not None:
-        raise BadInput("<experiment>", "count/percentage", "give one of count or percentage, not both")
-    if count is not None and (not isinstance(count, int) or count < 0):
-        raise BadInput("<experiment>", "count", f"must be a non-negative integer, got {count!r}")
-    if percentage is not None and not (0 <= float(percentage) <= 100):
-        raise BadInput("<experiment>", "percentage", f"must be within 0-100, got {percentage!r}")
-
-
 # A pod list as metadata only (PartialObjectMetadataList): half the bytes of the full
 # pods, and a quarter of the time to list 2,000 of them. The phase filter runs on the
 # server, so "live" means the same as in _list_pods: not finished, not being deleted.
@@ -469,6 +460,9 @@ def kill_pods(
 ) -> dict[str, Any]:
     """Delete ``count`` pods (or ``percentage`` % rounded up; neither: one) matching ``selector``.
 
+    Refused (ActivityFailed, nothing deleted) if that is more than
+    ``configuration.chaosdrill_max_percentage`` of the matching pods.
+
     Pods are chosen at random among live ones and deleted in parallel, each with a uid
     precondition: a pod already gone is skipped (404), and one replaced meanwhile under the
     same name (a StatefulSet's) is not deleted, the API answers 409 and the call fails.
@@ -479,7 +473,7 @@ def kill_pods(
     so it cannot delete a random subset, and it would also delete the replacements the
     ReplicaSet creates while it runs.
     """
-    _validate_amount(count, percentage)
+    check_amount(count, percentage)
     if grace_period_s < 0:
         raise BadInput("<experiment>", "grace_period_s", f"must be >= 0, got {grace_period_s}")
     target = connect(configuration)
@@ -489,11 +483,8 @@ def kill_pods(
     listed_s = time.monotonic() - began
     if not uids:
         raise ActivityFailed(f"kill_pods: no live pods match {selector!r} in namespace {namespace!r}")
-    if percentage is not None:
-        wanted = math.ceil(len(uids) * float(percentage) / 100)
-    else:
-        wanted = 1 if count is None else count
-    victims = sorted(random.sample(sorted(uids), min(wanted, len(uids))))
+    wanted = how_many(len(uids), count, percentage, max_percentage(configuration), default_count=1)
+    victims = sorted(random.sample(sorted(uids), wanted))
 
     def delete(name: str) -> str | None:
         return name if _delete_pod(target, namespace, name, uids[name], grace_period_s) else None

@@ -80,6 +80,17 @@ def test_bad_amounts_are_rejected_before_touching_anything(
     assert default_ledger().replay() == []
 
 
+def test_kill_beyond_the_blast_radius_cap_deletes_nothing(service: Cluster) -> None:
+    before = {p["metadata"]["uid"] for p in _pods(service, DC1)}
+    conf = service.configuration(chaosdrill_max_percentage=50)
+    with pytest.raises(ActivityFailed, match="blast radius"):
+        kube.kill_pods(DC1, NAMESPACE, None, 100.0, 0, conf)
+    with pytest.raises(ActivityFailed, match="blast radius"):
+        kube.kill_pods(DC1, NAMESPACE, len(before), None, 0, conf)
+    assert {p["metadata"]["uid"] for p in _pods(service, DC1)} == before
+    assert default_ledger().replay() == []
+
+
 def test_selector_matching_nothing_fails_and_records_nothing(service: Cluster) -> None:
     with pytest.raises(ActivityFailed, match="no live pods"):
         kube.kill_pods("app=does-not-exist", NAMESPACE, 1, None, 0, service.configuration())
