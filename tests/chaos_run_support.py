@@ -23,8 +23,10 @@ import yaml
 
 __all__ = [
     "CHAOS",
+    "Finished",
     "Run",
     "action",
+    "chaos_run",
     "journal_of",
     "mark_step",
     "py",
@@ -162,3 +164,29 @@ def journal_of(run: Run) -> dict[str, Any]:
     assert run.journal.exists(), run.output()
     doc: dict[str, Any] = json.loads(run.journal.read_text())
     return doc
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A ``chaos run`` that ran to its end: the process, its journal, and the tail of its log."""
+
+    proc: subprocess.CompletedProcess[str]
+    journal: dict[str, Any]
+    log: str
+
+
+def chaos_run(experiment: Path, tmp: Path, env: dict[str, str], timeout_s: float) -> Finished:
+    """Run ``chaos run`` on ``experiment`` to the end, in ``tmp``, and read what it wrote."""
+    journal, log = tmp / "journal.json", tmp / "chaostoolkit.log"
+    proc = subprocess.run(
+        [CHAOS, "--log-file", str(log), "run", "--journal-path", str(journal), str(experiment)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        cwd=tmp,
+    )
+    tail = log.read_text()[-6000:] if log.exists() else proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert journal.exists(), tail
+    return Finished(proc, json.loads(journal.read_text()), tail)

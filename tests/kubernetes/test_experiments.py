@@ -5,7 +5,6 @@ exit as that outcome implies and the journal must match it. Afterwards the ledge
 no active fault and the service is back at full strength.
 """
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from chaos_run_support import chaos_run
 from k8s_support import REPO, SERVICE_PODS, Cluster, wait_ready
 
 from chaosdrill.ledger import Ledger
@@ -51,33 +51,13 @@ def test_experiment_validates(path: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
 def test_experiment_runs_to_its_expected_outcome(path: Path, service: Cluster, tmp_path: Path) -> None:
     expect = _expectation(path)
-    journal = tmp_path / "journal.json"
     home = tmp_path / "home"
     env = {**service.env(), "CHAOSDRILL_HOME": str(home)}
     env.pop("CHAOSDRILL_RUN_ID", None)
-    chaos = Path(sys.executable).parent / "chaos"
-    proc = subprocess.run(
-        [
-            str(chaos),
-            "--log-file",
-            str(tmp_path / "chaostoolkit.log"),
-            "run",
-            "--journal-path",
-            str(journal),
-            str(path),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
-        cwd=tmp_path,
-    )
-    log = (tmp_path / "chaostoolkit.log").read_text() if (tmp_path / "chaostoolkit.log").exists() else ""
-    result = json.loads(journal.read_text())
-    assert result["status"] == expect["status"], log[-6000:]
-    assert result["deviated"] is expect["deviated"], log[-6000:]
+    run = chaos_run(path, tmp_path, env, timeout_s=840)
+    assert run.journal["status"] == expect["status"], run.log
+    assert run.journal["deviated"] is expect["deviated"], run.log
     expected_rc = 0 if expect["status"] == "completed" and not expect["deviated"] else 1
-    assert proc.returncode == expected_rc, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert run.proc.returncode == expected_rc, run.proc.stdout[-3000:] + run.proc.stderr[-3000:]
     assert Ledger(home / "ledger.jsonl").active() == []
     wait_ready(service, "app=llm-api", SERVICE_PODS, timeout_s=180)

@@ -8,14 +8,13 @@ benchmark that feeds it wrong values fails in `make test`, not only in `make ben
 
 import importlib.util
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from chaos_run_support import chaos_run
 from k8s_support import REPO, Cluster
 
 from chaosdrill.ledger import Ledger
@@ -76,27 +75,9 @@ def test_scale_experiment_completes_and_restores_the_zone(
     }
     env.pop("CHAOSDRILL_RUN_ID", None)
     assert env["CHAOSDRILL_SCALE_DC"] == "dc1" and env["CHAOSDRILL_SCALE_MIN_ZONES"] == "1"
-    journal = tmp_path / "journal.json"
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "chaos"),
-            "--log-file",
-            str(tmp_path / "chaostoolkit.log"),
-            "run",
-            "--journal-path",
-            str(journal),
-            str(bench_workload.EXPERIMENT),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=560,
-        check=False,
-        cwd=tmp_path,
-    )
-    log = (tmp_path / "chaostoolkit.log").read_text() if (tmp_path / "chaostoolkit.log").exists() else ""
-    result = json.loads(journal.read_text())
-    assert (result["status"], result["deviated"], proc.returncode) == ("completed", False, 0), log[-6000:]
+    run = chaos_run(bench_workload.EXPERIMENT, tmp_path, env, timeout_s=560)
+    result = run.journal
+    assert (result["status"], result["deviated"], run.proc.returncode) == ("completed", False, 0), run.log
     steps = {r["activity"]["name"]: r for r in result["run"]}
     outage = steps["zone-outage"]["output"]
     assert outage["zone"] == ZONE and len(outage["nodes"]) == 2
