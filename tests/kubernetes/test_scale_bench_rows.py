@@ -5,24 +5,12 @@ No cluster: ``benchmarks/run.py`` is loaded from its file and fed JSON shaped li
 ``benchmarks/k8s_scale.py`` prints.
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from bench_support import load_benchmark
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _run_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run_scale_rows", REPO / "benchmarks" / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _result(
@@ -73,7 +61,7 @@ def _result(
 
 
 def test_a_completed_experiment_and_a_5x_kill_meet_both_targets() -> None:
-    zone, kill = _run_module().rows_k8s(_result())
+    zone, kill = load_benchmark("run").rows_k8s(_result())
     assert (zone.met, kill.met) == ("yes", "yes")
     assert "status **completed**" in zone.ours and "35.0 s" in zone.ours
     assert kill.ratio == "6.0x"
@@ -82,22 +70,22 @@ def test_a_completed_experiment_and_a_5x_kill_meet_both_targets() -> None:
 
 
 def test_a_failed_experiment_misses_7a_and_says_which_step() -> None:
-    zone, _ = _run_module().rows_k8s(_result(status="failed"))
+    zone, _ = load_benchmark("run").rows_k8s(_result(status="failed"))
     assert zone.met == "no"
     assert "dc-back-at-full-strength" in zone.why_missed
 
 
 def test_a_deviated_experiment_misses_7a() -> None:
-    zone, _ = _run_module().rows_k8s(_result(deviated=True))
+    zone, _ = load_benchmark("run").rows_k8s(_result(deviated=True))
     assert zone.met == "no"
 
 
 def test_a_kill_under_5x_misses_7b_with_a_reason() -> None:
-    _, kill = _run_module().rows_k8s(_result(ratio=3.6))
+    _, kill = load_benchmark("run").rows_k8s(_result(ratio=3.6))
     assert kill.met == "no" and kill.why_missed
 
 
 def test_quick_size_leaves_7a_pending() -> None:
-    zone, _ = _run_module().rows_k8s(_result(quick=True))
+    zone, _ = load_benchmark("run").rows_k8s(_result(quick=True))
     assert zone.met == "pending"
     assert "--quick" in zone.how

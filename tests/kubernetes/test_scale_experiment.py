@@ -6,7 +6,6 @@ benchmark sets, built by the benchmark's own helpers, so a broken experiment fil
 benchmark that feeds it wrong values fails in `make test`, not only in `make bench`.
 """
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +13,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from bench_support import load_benchmark
 from chaos_run_support import chaos_run
-from k8s_support import REPO, Cluster
+from k8s_support import Cluster
 
 from chaosdrill.ledger import Ledger
 from chaosdrill.targets.kubernetes import OUTAGE_TAINT
@@ -24,16 +24,6 @@ pytestmark = [pytest.mark.kubernetes, pytest.mark.experiments, pytest.mark.slow,
 
 REPLICAS = 12
 ZONE = "dc1-az-a"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "k8s_scale_under_test", REPO / "benchmarks" / "k8s_scale.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _ClusterPaths:
@@ -50,7 +40,7 @@ class _ClusterPaths:
 @pytest.fixture
 def bench_workload(service: Cluster) -> Iterator[ModuleType]:
     """The bench Deployment of dc1 at full strength in namespace bench; removed afterwards."""
-    bench = _bench()
+    bench = load_benchmark("k8s_scale")
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": bench.NAMESPACE}}
     items = [namespace, bench._deployment("dc1", REPLICAS)]
     service.kubectl(

@@ -1,29 +1,16 @@
 """The bench runner turns each benchmark's JSON into honest rows: a miss says no and why,
 a pending item is not counted as met, and BENCHMARKS.md carries the date, machine and command."""
 
-import importlib.util
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bench_support import load_benchmark
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def _runner() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run_under_test", REPO / "benchmarks" / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-run = _runner()
+run = load_benchmark("run")
 
 
 def _throughput(ours: float, locust: float, ok: bool) -> dict[str, object]:
