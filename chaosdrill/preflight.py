@@ -92,6 +92,25 @@ def _sandbox_state(ctx: Context, touch: Touch) -> Mapping[str, Any] | None:
     return ctx.state
 
 
+def _note_dc_allowed(dc: str, ctx: Context, touch: Touch) -> None:
+    """A DC outside ``chaosdrill_allow_dcs`` is a problem to report, not an exception."""
+    try:
+        check_dc_allowed(dc, ctx.configuration)
+    except ActivityFailed as e:
+        touch.problems.append(str(e))
+
+
+def _sandbox_unless_kubernetes(
+    what: str, args: Mapping[str, Any], ctx: Context, touch: Touch
+) -> Mapping[str, Any] | None:
+    """The sandbox state to plan with; None when there is none (a problem noted) or when
+    the experiment targets Kubernetes, where the action is planned as known at run time."""
+    if ctx.target is Target.KUBERNETES:
+        _kubernetes(what, args, ctx, touch)
+        return None
+    return _sandbox_state(ctx, touch)
+
+
 def _links(toxic: str | None, checks_allowlist: bool) -> Planner:
     def plan(args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
         from chaosdrill.targets.sandbox import select_links
@@ -100,10 +119,7 @@ def _links(toxic: str | None, checks_allowlist: bool) -> Planner:
         if state is None:
             return
         if checks_allowlist:
-            try:
-                check_dc_allowed(str(args["dc"]), ctx.configuration)
-            except ActivityFailed as e:
-                touch.problems.append(str(e))
+            _note_dc_allowed(str(args["dc"]), ctx, touch)
         try:
             chosen = select_links(state, str(args["dc"]), str(args["az"]), str(args["link"]))
         except ActivityFailed as e:
@@ -153,10 +169,7 @@ def _defences(turn_off: bool) -> Planner:
             return
         dc = str(args["dc"])
         if turn_off:
-            try:
-                check_dc_allowed(dc, ctx.configuration)
-            except ActivityFailed as e:
-                touch.problems.append(str(e))
+            _note_dc_allowed(dc, ctx, touch)
         info = state["dcs"].get(dc)
         if info is None or not info.get("gateway"):
             touch.problems.append(
@@ -233,12 +246,9 @@ def _zone(
     """A zone action: run time on Kubernetes; on the sandbox, resolve ``<dc>-<az>`` first."""
 
     def plan(args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
-        if ctx.target is Target.KUBERNETES:
-            _kubernetes(what, args, ctx, touch)
-            return
         from chaosdrill.targets.sandbox import zone_pool
 
-        state = _sandbox_state(ctx, touch)
+        state = _sandbox_unless_kubernetes(what, args, ctx, touch)
         if state is None:
             return
         try:
@@ -255,10 +265,7 @@ def _hold_pool(held: bool) -> Callable[[str, str, Mapping[str, Any], Context, To
     def plan(dc: str, az: str, _args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
         assert ctx.state is not None
         if held:
-            try:
-                check_dc_allowed(dc, ctx.configuration)
-            except ActivityFailed as e:
-                touch.problems.append(str(e))
+            _note_dc_allowed(dc, ctx, touch)
         slots = ctx.state["dcs"][dc]["azs"][az]["slots"]
         names = [s["replica"]["name"] for s in slots if s.get("replica")]
         touch.details["replicas"] = names
@@ -281,10 +288,7 @@ def _partition(remove: bool) -> Callable[[str, str, Mapping[str, Any], Context, 
 
 def _dc(what: str, stop: bool) -> Planner:
     def plan(args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
-        if ctx.target is Target.KUBERNETES:
-            _kubernetes(what, args, ctx, touch)
-            return
-        state = _sandbox_state(ctx, touch)
+        state = _sandbox_unless_kubernetes(what, args, ctx, touch)
         if state is None:
             return
         dc = str(args["dc"])
@@ -292,10 +296,7 @@ def _dc(what: str, stop: bool) -> Planner:
             touch.problems.append(f"unknown data center {dc!r}; the sandbox has {', '.join(state['dcs'])}")
             return
         if stop:
-            try:
-                check_dc_allowed(dc, ctx.configuration)
-            except ActivityFailed as e:
-                touch.problems.append(str(e))
+            _note_dc_allowed(dc, ctx, touch)
         verb = "stop its gateway; the edge moves its cells" if stop else "start its gateway again"
         touch.touches.append(f"data center {dc}: {verb}")
 

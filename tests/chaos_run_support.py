@@ -23,11 +23,13 @@ import yaml
 
 __all__ = [
     "CHAOS",
+    "LEDGER_CONTROL",
     "Finished",
     "Run",
     "action",
     "chaos_run",
     "journal_of",
+    "load_control",
     "mark_step",
     "py",
     "reach_phase",
@@ -54,6 +56,20 @@ def mark(phase: str = "", seconds: float = 0.0) -> bool:
     time.sleep(seconds)
     return True
 '''
+
+
+LEDGER_CONTROL: dict[str, Any] = {
+    "name": "chaosdrill-ledger",
+    "provider": {"type": "python", "module": "chaosdrill.controls.ledger"},
+}
+
+
+def load_control(**arguments: Any) -> dict[str, Any]:
+    """The load control, declared as an experiment does, with these arguments."""
+    return {
+        "name": "chaosdrill-load",
+        "provider": {"type": "python", "module": "chaosdrill.controls.load", "arguments": arguments},
+    }
 
 
 def py(module: str, func: str, **arguments: Any) -> dict[str, Any]:

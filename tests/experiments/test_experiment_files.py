@@ -9,13 +9,13 @@ defence on, no active fault in the ledger. A run that leaves anything behind fai
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import yaml
+from chaos_run_support import CHAOS
 
 from chaosdrill.drills.expectation import Status, expectation_of, outcome_of
 from chaosdrill.ledger import default_ledger
@@ -25,7 +25,6 @@ from chaosdrill.targets.toxiproxy import ToxiproxyClient
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = sorted((ROOT / "experiments" / "sandbox").glob("*.yaml"))
 ALL = sorted((ROOT / "experiments").glob("**/*.yaml"))
-CHAOS = str(Path(sys.executable).with_name("chaos"))
 
 pytestmark = [pytest.mark.experiments]
 

@@ -4,14 +4,12 @@ import importlib
 import json
 import pkgutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from chaos_run_support import CHAOS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-CHAOS = str(Path(sys.executable).with_name("chaos"))
 
 
 def exported() -> set[tuple[str, str, str]]:

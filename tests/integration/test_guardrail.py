@@ -8,7 +8,6 @@ with the breaker off, so only the guardrail can end it early.
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from chaos_run_support import CHAOS
 
 from chaosdrill.controls.guardrail import Settings, Tail, WindowCounts, evaluate
 from chaosdrill.drills.expectation import expectation_of, outcome_of
@@ -26,7 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "sandbox" / "guardrail-abort.yaml"
-CHAOS = str(Path(sys.executable).parent / "chaos")
 
 
 def _windows(ratios: list[tuple[int, int]], start: float = 1000.0) -> list[WindowCounts]:

@@ -5,19 +5,16 @@ failed action marks it failed; both exit 1."""
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from chaos_run_support import CHAOS, LEDGER_CONTROL
 
 from chaosdrill.controls.ledger import judge_method
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-CHAOS = str(Path(sys.executable).with_name("chaos"))
-LEDGER = {"name": "chaosdrill-ledger", "provider": {"type": "python", "module": "chaosdrill.controls.ledger"}}
 
 
 def experiment(method: list[dict[str, Any]], with_ledger: bool = True) -> dict[str, Any]:
@@ -27,7 +24,7 @@ def experiment(method: list[dict[str, Any]], with_ledger: bool = True) -> dict[s
         "description": "a method activity fails",
         "configuration": {"chaosdrill_target": "sandbox"},
         "extensions": [{"name": "chaosdrill", "expect": {"status": "completed"}}],
-        "controls": [LEDGER] if with_ledger else [],
+        "controls": [LEDGER_CONTROL] if with_ledger else [],
         "method": method,
     }
 

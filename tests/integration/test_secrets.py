@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 import yaml
+from chaos_run_support import CHAOS, LEDGER_CONTROL, load_control
 
 from chaosdrill import paths
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
-CHAOS = str(Path(sys.executable).parent / "chaos")
 HELPERS = '''
 """Activities that mishandle secrets on purpose."""
 import hashlib
@@ -80,21 +80,10 @@ def experiment(inline: str, config_secret: str) -> dict[str, Any]:
         # The careless action below fails, and a failed action in the method fails the run.
         "extensions": [{"name": "chaosdrill", "expect": {"status": "failed"}}],
         "controls": [
-            {
-                "name": "chaosdrill-ledger",
-                "provider": {"type": "python", "module": "chaosdrill.controls.ledger"},
-            },
-            {
-                "name": "chaosdrill-load",
-                "provider": {
-                    "type": "python",
-                    "module": "chaosdrill.controls.load",
-                    "arguments": {
-                        "warmup_s": 1,
-                        "profile": {"streams": [{"name": "chat", "tenant": "acme", "rate": 20, "users": 50}]},
-                    },
-                },
-            },
+            LEDGER_CONTROL,
+            load_control(
+                warmup_s=1, profile={"streams": [{"name": "chat", "tenant": "acme", "rate": 20, "users": 50}]}
+            ),
         ],
         "steady-state-hypothesis": {
             "title": "the token is accepted",

@@ -28,9 +28,11 @@ from typing import Any
 import pytest
 import requests
 from chaos_run_support import (
+    LEDGER_CONTROL,
     Run,
     action,
     journal_of,
+    load_control,
     mark_step,
     py,
     reach_phase,
@@ -82,22 +84,12 @@ def experiment(method_pause_s: float, rollback_sleep_s: float) -> dict[str, Any]
         "configuration": {"chaosdrill_target": "sandbox"},
         "extensions": [{"name": "chaosdrill", "expect": {"status": "interrupted"}}],
         "controls": [
-            {
-                "name": "chaosdrill-ledger",
-                "provider": {"type": "python", "module": "chaosdrill.controls.ledger"},
-            },
-            {
-                "name": "chaosdrill-load",
-                "provider": {
-                    "type": "python",
-                    "module": "chaosdrill.controls.load",
-                    "arguments": {
-                        "warmup_s": 1.5,
-                        "max_duration_s": 120,
-                        "profile": {"streams": [{"name": "chat", "tenant": "acme", "rate": 20, "users": 50}]},
-                    },
-                },
-            },
+            LEDGER_CONTROL,
+            load_control(
+                warmup_s=1.5,
+                max_duration_s=120,
+                profile={"streams": [{"name": "chat", "tenant": "acme", "rate": 20, "users": 50}]},
+            ),
         ],
         "steady-state-hypothesis": {
             "title": "trivially true",

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from chaos_run_support import (
+    LEDGER_CONTROL,
     action,
     journal_of,
     mark_step,
@@ -82,12 +83,7 @@ def experiment(kc: Cluster, phase: str) -> dict[str, Any]:
         "title": "kubernetes signal drill",
         "description": "every Kubernetes fault type, a pause, a slow rollback",
         "configuration": kc.configuration(),
-        "controls": [
-            {
-                "name": "chaosdrill-ledger",
-                "provider": {"type": "python", "module": "chaosdrill.controls.ledger"},
-            }
-        ],
+        "controls": [LEDGER_CONTROL],
         "steady-state-hypothesis": {
             "title": "a slow, trivially true hypothesis",
             "probes": [
