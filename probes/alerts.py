@@ -107,23 +107,27 @@ def alert_fires_within(
     }
 
 
+def _evaluation_interval(prom: PrometheusClient, alert: str) -> float | None:
+    """How often Prometheus evaluates the rule ``alert`` (its group's interval), if it has it."""
+    intervals = [g.interval_s for g in prom.rule_groups("alert") for r in g.rules if r.name == alert]
+    return max(intervals) if intervals else None
+
+
 def alert_resolves_within(
     alert: str,
     within_s: float,
     labels: dict[str, str] | None = None,
     fault_kind: str | None = None,
-    step_s: float = 1.0,
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
 ) -> dict:
-    """Assert that the alert ``alert`` (with ``labels``), which fired since the latest fault, stopped
-    firing within ``within_s`` seconds of the fault's rollback and has not fired since. Returns
-    ``time_to_resolve_s`` (0 if it had resolved before the rollback), to a resolution of ``step_s``."""
+    """Assert that the alert ``alert`` (with ``labels``), which fired since the latest fault, was no
+    longer firing ``within_s`` seconds after the fault's rollback. Returns ``time_to_resolve_s``:
+    from the rollback to the rule evaluation that resolved it (0 if it resolved before)."""
     if evidence.before_method():
         return {"ok": True, "skipped": monitoring.SKIPPED}
     within = monitoring.positive("within_s", within_s)
-    step = promql.fitting_step(within, monitoring.positive("step_s", step_s))
     selector = promql.alerts_selector(alert, labels)
     anchor = evidence.fault_anchor(fault_kind)
     name = _name(alert, labels)
@@ -135,23 +139,23 @@ def alert_resolves_within(
     deadline = rolled_back + within
 
     with monitoring.prometheus(configuration, secrets) as prom, monitoring.as_verdict():
-        since_fault = _samples_since(prom, selector, anchor.injected_at, time.time())
-        if promql.first_point_after(since_fault, anchor.injected_at) is None:
+        if promql.last_true(_samples_since(prom, selector, anchor.injected_at, time.time())) is None:
             raise ActivityFailed(
                 f"alert {name} never fired since the fault ({anchor.description}), so it cannot have "
                 f"resolved (Prometheus at {prom.url})"
             )
+        # The evaluation that resolves an alert writes no sample, only a staleness marker, so it is
+        # found as the evaluation after the last one that still fired.
+        interval = _evaluation_interval(prom, alert)
 
         def attempt() -> float | None:
-            end = max(rolled_back, min(time.time(), deadline))
-            times = promql.step_times(rolled_back, end, step)
-            firing = promql.true_times(prom.query_range(selector, rolled_back, end, step))
-            if not times or times[-1] in firing:
-                return None  # still firing at the latest instant
-            last = max((t for t in times if t in firing), default=None)
-            return rolled_back if last is None else (last + promql.ms(step)) / 1000
+            end = min(time.time(), deadline)
+            if prom.query(selector, at=end).samples:
+                return None  # still firing
+            last = promql.last_true(_samples_since(prom, selector, anchor.injected_at, end))
+            return (last if last is not None else anchor.injected_at) + (interval or 0.0)
 
-        resolved_at = monitoring.poll(deadline + monitoring.SETTLE_S, min(max(step, POLL_S), 5.0), attempt)
+        resolved_at = monitoring.poll(deadline + monitoring.SETTLE_S, POLL_S, attempt)
         if resolved_at is None:
             raise ActivityFailed(
                 f"alert {name} was still firing {within:g}s after the fault ({anchor.description}) was "
@@ -161,9 +165,9 @@ def alert_resolves_within(
         "ok": True,
         "alert": name,
         "fault": anchor.description,
-        "time_to_resolve_s": round(resolved_at - rolled_back, 3),
+        "time_to_resolve_s": round(max(0.0, resolved_at - rolled_back), 3),
         "within_s": within,
-        "resolution_s": step,
+        "evaluation_interval_s": interval,
     }
 
 
@@ -210,7 +214,8 @@ def notification_received_within(
     """Assert that a webhook notification with the alert ``alert`` (and ``labels``) in ``status``
     (``firing`` or ``resolved``) was received within ``within_s`` seconds of the latest fault's
     injection (firing) or rollback (resolved). Notifications are read from ``path``, else from
-    ``configuration.chaosdrill_notifications``. Returns the time to notify, ``time_to_notify_s``."""
+    ``configuration.chaosdrill_notifications``. Returns the time to notify, ``time_to_notify_s``,
+    and how long after Prometheus fired (``after_firing_s``) or resolved (``after_resolving_s``) it came."""
     if evidence.before_method():
         return {"ok": True, "skipped": monitoring.SKIPPED}
     if status not in ("firing", "resolved"):
@@ -265,4 +270,6 @@ def notification_received_within(
     }
     if status == "firing" and notified.starts_at is not None:
         result["after_firing_s"] = round(notification.received_at - notified.starts_at, 3)
+    if status == "resolved" and notified.ends_at is not None:
+        result["after_resolving_s"] = round(notification.received_at - notified.ends_at, 3)
     return result

@@ -157,7 +157,7 @@ def holds_through_fault(
     if wrong:
         raise ActivityFailed(
             f"{query!r} was {opposite} at {len(wrong)} of {points} points through the fault "
-            f"({anchor.description}), first {wrong[0] - anchor.injected_at:.2f}s after injection; "
+            f"({anchor.description}), first {max(0.0, wrong[0] - anchor.injected_at):.2f}s after injection; "
             f"expected {state} throughout (Prometheus at {prom.url})"
         )
     return {

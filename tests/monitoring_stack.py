@@ -40,7 +40,7 @@ RULES = {
         }
     ]
 }
-USERNAME = "drill"
+USERNAME = "probe-user"
 PASSWORD = "s3cret-pass-for-tests"
 START_TIMEOUT_S = 30.0
 

@@ -29,6 +29,7 @@ __all__ = [
     "BasicAuth",
     "BearerToken",
     "Endpoint",
+    "GivenSecrets",
     "Reply",
     "Unreachable",
     "auth_headers",
@@ -37,6 +38,7 @@ __all__ = [
     "open_session",
     "parse_endpoint",
     "resolve_auth",
+    "section_secrets",
     "section_settings",
 ]
 
@@ -121,18 +123,64 @@ def section_settings(
     return EXPERIMENT, where, raw
 
 
-def endpoint_from(
-    configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None, section: str
-) -> Endpoint:
-    """The endpoint of ``section`` for this experiment: its settings, credentials from the
-    experiment's ``secrets[section]`` or from the environment variables the settings name."""
-    source, where, raw = section_settings(configuration, section)
-    scope = (secrets or {}).get(section)
-    if scope is not None and not isinstance(scope, Mapping):
+@dataclass(frozen=True)
+class GivenSecrets:
+    """The credentials an experiment's secrets give for one section (keys ``token``, ``username``,
+    ``password``), and how each is named in the experiment, for messages that never show values."""
+
+    values: Mapping[str, Any]
+    names: Mapping[str, str]
+    where: str
+
+    def get(self, key: str) -> str | None:
+        value = self.values.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise BadInput(
+                EXPERIMENT, self.names[key], "must be a non-empty string"
+            )  # the value is not shown
+        return value
+
+
+NO_SECRETS = GivenSecrets({}, {}, "secrets")
+
+
+def section_secrets(secrets: Mapping[str, Any] | None, section: str) -> GivenSecrets:
+    """The credentials for ``section`` in an activity's ``secrets``, in either of two shapes:
+
+    - nested, ``{"prometheus": {"token": ...}}``: how a Python caller passes them;
+    - flat, ``{"prometheus_token": ...}``: how Chaos Toolkit passes them, since it merges the
+      scopes a provider declares (``secrets: [monitoring]``) into one mapping. The section's
+      prefix keeps a Prometheus token from ever being sent to Alertmanager.
+    """
+    given = secrets or {}
+    nested = given.get(section)
+    if isinstance(nested, Mapping):
+        unknown = sorted(str(k) for k in nested if k not in SECRET_KEYS)
+        if unknown:
+            raise BadInput(
+                EXPERIMENT,
+                f"secrets.{section}.{unknown[0]}",
+                f"unknown key (allowed: {', '.join(sorted(SECRET_KEYS))})",
+            )
+        return GivenSecrets(nested, {k: f"secrets.{section}.{k}" for k in SECRET_KEYS}, f"secrets.{section}")
+    if nested is not None:
         raise BadInput(
             EXPERIMENT, f"secrets.{section}", "must be a mapping of token, or username and password"
         )
-    return parse_endpoint(raw, source=source, where=where, secrets=scope, secrets_where=f"secrets.{section}")
+    flat = {k: given[f"{section}_{k}"] for k in SECRET_KEYS if f"{section}_{k}" in given}
+    return GivenSecrets(flat, {k: f"secrets.{section}_{k}" for k in SECRET_KEYS}, "secrets")
+
+
+def endpoint_from(
+    configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None, section: str
+) -> Endpoint:
+    """The endpoint of ``section`` for this experiment: its settings (:func:`section_settings`),
+    with credentials from the activity's secrets (:func:`section_secrets`) or from the
+    environment variables the settings name."""
+    source, where, raw = section_settings(configuration, section)
+    return parse_endpoint(raw, source=source, where=where, secrets=section_secrets(secrets, section))
 
 
 def parse_endpoint(
@@ -140,8 +188,7 @@ def parse_endpoint(
     *,
     source: str,
     where: str,
-    secrets: Mapping[str, Any] | None = None,
-    secrets_where: str = "secrets",
+    secrets: GivenSecrets = NO_SECRETS,
     env: Mapping[str, str] | None = None,
 ) -> Endpoint:
     """Check an ``{url, auth, verify_tls}`` mapping and resolve its credentials."""
@@ -172,19 +219,9 @@ def parse_endpoint(
         source=source,
         where=f"{where}.auth",
         secrets=secrets,
-        secrets_where=secrets_where,
         env=os.environ if env is None else env,
     )
     return Endpoint(url.strip(), auth, verify)
-
-
-def _secret(secrets: Mapping[str, Any], key: str, secrets_where: str) -> str | None:
-    value = secrets.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise BadInput(EXPERIMENT, f"{secrets_where}.{key}", "must be a non-empty string")  # value not shown
-    return value
 
 
 def _from_env(
@@ -206,14 +243,13 @@ def resolve_auth(
     *,
     source: str,
     where: str,
-    secrets: Mapping[str, Any] | None,
-    secrets_where: str,
+    secrets: GivenSecrets,
     env: Mapping[str, str],
 ) -> Auth | None:
-    """Credentials from the experiment's secrets (``token``, or ``username`` and ``password``)
-    first, then from the environment variables ``raw_auth`` names; None when neither says any.
+    """Credentials from the activity's secrets (``token``, or ``username`` and ``password``)
+    first, then from the environment variables ``raw_auth`` names; None when neither gives any.
 
-    A value given in the experiment's secrets wins over the same part named by ``*_env``.
+    A value given in the secrets wins over the same part named by ``*_env``.
     """
     if raw_auth is None:
         raw_auth = {}
@@ -232,17 +268,9 @@ def resolve_auth(
         )
     if ("username_env" in raw_auth) != ("password_env" in raw_auth):
         raise BadInput(source, where, "username_env and password_env go together")
-    scope = secrets or {}
-    unknown_secrets = sorted(str(k) for k in scope if k not in SECRET_KEYS)
-    if unknown_secrets:
-        raise BadInput(
-            EXPERIMENT,
-            f"{secrets_where}.{unknown_secrets[0]}",
-            f"unknown key (allowed: {', '.join(sorted(SECRET_KEYS))})",
-        )
 
     def part(secret_key: str, env_key: str) -> str | None:
-        given = _secret(scope, secret_key, secrets_where)
+        given = secrets.get(secret_key)
         return given if given is not None else _from_env(raw_auth, env_key, source, where, env)
 
     token = part("token", "bearer_token_env")
@@ -250,12 +278,12 @@ def resolve_auth(
     password = part("password", "password_env")
     if token is not None and (username is not None or password is not None):
         raise BadInput(
-            EXPERIMENT, secrets_where, "give either a token, or a username and a password, not both"
+            EXPERIMENT, secrets.where, "give either a token, or a username and a password, not both"
         )
     if token is not None:
         return BearerToken(token)
     if (username is None) != (password is None):
-        raise BadInput(EXPERIMENT, secrets_where, "a username needs a password, and a password a username")
+        raise BadInput(EXPERIMENT, secrets.where, "a username needs a password, and a password a username")
     if username is not None and password is not None:
         return BasicAuth(username, password)
     return None

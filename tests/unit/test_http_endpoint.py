@@ -10,9 +10,11 @@ from chaosdrill.drivers.http_endpoint import (
     BasicAuth,
     BearerToken,
     Endpoint,
+    GivenSecrets,
     auth_headers,
     endpoint_from,
     parse_endpoint,
+    section_secrets,
 )
 from chaosdrill.errors import BadInput
 
@@ -29,7 +31,7 @@ def parse(
         raw,
         source="<experiment>",
         where="configuration.chaosdrill_prometheus",
-        secrets=secrets,
+        secrets=section_secrets({"prometheus": secrets} if secrets is not None else None, "prometheus"),
         env=env or {},
     )
 
@@ -83,10 +85,21 @@ def test_secrets_alone_give_auth() -> None:
     assert endpoint.auth == BasicAuth("drill", PASSWORD)
 
 
-def test_endpoint_from_reads_configuration_and_the_sections_secrets() -> None:
+def test_endpoint_from_reads_configuration_and_nested_secrets() -> None:
     configuration = {"chaosdrill_alertmanager": {"url": "http://127.0.0.1:9093", "verify_tls": False}}
     endpoint = endpoint_from(configuration, {"alertmanager": {"token": TOKEN}}, "alertmanager")
     assert endpoint == Endpoint("http://127.0.0.1:9093", BearerToken(TOKEN), False)
+
+
+def test_flat_secrets_as_chaos_toolkit_passes_them_reach_their_own_section_only() -> None:
+    flat = {"prometheus_username": "drill", "prometheus_password": PASSWORD, "alertmanager_token": TOKEN}
+    prom = endpoint_from({"chaosdrill_prometheus": {"url": "http://127.0.0.1:9090"}}, flat, "prometheus")
+    am = endpoint_from({"chaosdrill_alertmanager": {"url": "http://127.0.0.1:9093"}}, flat, "alertmanager")
+    assert prom.auth == BasicAuth("drill", PASSWORD)
+    assert am.auth == BearerToken(TOKEN)
+    assert section_secrets({"token": TOKEN}, "prometheus") == GivenSecrets(
+        {}, section_secrets(None, "prometheus").names, "secrets"
+    )
 
 
 def test_missing_section_names_the_configuration_field() -> None:
