@@ -209,6 +209,9 @@ def parse_endpoint(
             "must not hold credentials; name them in auth (bearer_token_env, or username_env and "
             "password_env) or in the experiment's secrets",
         )
+    if parts.query or parts.fragment:
+        # Not repeated either: a query string is where a token would hide.
+        raise BadInput(source, f"{where}.url", "must be a base URL, without a query string or fragment")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadInput(source, f"{where}.url", f"must be an http(s) URL with a host, got {url!r}")
     verify = raw.get("verify_tls", True)

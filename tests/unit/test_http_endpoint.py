@@ -153,6 +153,12 @@ def test_a_url_with_credentials_is_refused_without_repeating_them() -> None:
     assert PASSWORD not in str(e.value)
 
 
+def test_a_url_with_a_query_string_is_refused_without_repeating_it() -> None:
+    with pytest.raises(BadInput) as e:
+        parse({"url": f"http://127.0.0.1:9090/?token={TOKEN}"})
+    assert "query string" in str(e.value) and TOKEN not in str(e.value)
+
+
 def test_a_bad_secret_is_named_but_not_shown() -> None:
     with pytest.raises(BadInput) as e:
         parse(
