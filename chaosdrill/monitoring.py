@@ -1,0 +1,105 @@
+"""What probes share to judge a system by its monitoring: the experiment's Prometheus and
+Alertmanager clients, driver failures turned into verdicts, and bounded waiting on the clock.
+
+A probe's verdict is ``ActivityFailed``. A driver failure (nothing answers, a 5xx, a timeout)
+becomes one, with its message, so the journal says what went wrong and where; bad input stays
+``BadInput``, because it is the experiment that must change, not the system.
+
+Fault-relative probes wait on the wall clock, since the ledger's fault times are wall-clock
+times. Every wait is bounded in time and in the number of attempts.
+"""
+
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from chaosdrill.drivers.alertmanager import AlertmanagerClient
+from chaosdrill.drivers.http_endpoint import endpoint_from
+from chaosdrill.drivers.prometheus import PrometheusClient
+from chaosdrill.errors import ActivityFailed, BadInput, ChaosdrillError, TemporaryError
+
+__all__ = [
+    "SETTLE_S",
+    "SKIPPED",
+    "alertmanager",
+    "as_verdict",
+    "json_number",
+    "poll",
+    "positive",
+    "prometheus",
+]
+
+T = TypeVar("T")
+SKIPPED = "before the method: no fault to judge yet"
+# How long after a deadline the last look is taken, so that a sample scraped or a rule
+# evaluated just before the deadline has been written when it is read.
+SETTLE_S = 1.0
+
+
+def prometheus(
+    configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
+) -> PrometheusClient:
+    """The experiment's Prometheus (``configuration.chaosdrill_prometheus``)."""
+    return PrometheusClient(endpoint_from(configuration, secrets, "prometheus"))
+
+
+def alertmanager(
+    configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
+) -> AlertmanagerClient:
+    """The experiment's Alertmanager (``configuration.chaosdrill_alertmanager``)."""
+    return AlertmanagerClient(endpoint_from(configuration, secrets, "alertmanager"))
+
+
+@contextmanager
+def as_verdict() -> Iterator[None]:
+    """Driver failures inside the block become ``ActivityFailed`` (bad input excepted)."""
+    try:
+        yield
+    except (ActivityFailed, BadInput):
+        raise
+    except ChaosdrillError as e:
+        raise ActivityFailed(str(e)) from e
+
+
+def positive(field: str, value: float) -> float:
+    """A probe's duration argument, checked."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or math.isinf(value):
+        raise BadInput("<argument>", field, f"must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def json_number(value: float) -> float | str:
+    """A sample value for a probe's result: NaN and infinities as Prometheus writes them."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return value
+
+
+def poll(deadline: float, interval_s: float, attempt: Callable[[], T | None]) -> T | None:
+    """Call ``attempt`` until it returns a value or the wall clock passes ``deadline``; the last
+    call is made at or after the deadline. A ``TemporaryError`` counts as "not yet", unless the
+    last call raised it: then it becomes the verdict.
+
+    Bounded: at most ``(deadline - now) / interval_s + 2`` calls.
+    """
+    calls = int(max(0.0, deadline - time.time()) / interval_s) + 2
+    last_error: TemporaryError | None = None
+    for _ in range(calls):
+        try:
+            found = attempt()
+            last_error = None
+        except TemporaryError as e:
+            found, last_error = None, e
+        if found is not None:
+            return found
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            break
+        time.sleep(min(interval_s, remaining))
+    if last_error is not None:
+        raise ActivityFailed(str(last_error)) from last_error
+    return None
