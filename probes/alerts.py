@@ -18,7 +18,7 @@ import time
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import evidence, monitoring, promql
+from chaosdrill import evidence, promql, telemetry
 from chaosdrill.drivers.alertmanager import AlertmanagerAlert
 from chaosdrill.drivers.notifications import (
     Notification,
@@ -71,14 +71,14 @@ def alert_fires_within(
     seconds of the latest fault's injection, and was not firing already. Returns its time to
     detect, ``time_to_detect_s``: from the injection to the evaluation that fired it."""
     if evidence.before_method():
-        return {"ok": True, "skipped": monitoring.SKIPPED}
-    within = monitoring.positive("within_s", within_s)
+        return {"ok": True, "skipped": telemetry.SKIPPED}
+    within = telemetry.positive("within_s", within_s)
     selector = promql.alerts_selector(alert, labels)
     anchor = evidence.fault_anchor(fault_kind)
     start, deadline = anchor.injected_at, anchor.injected_at + within
     name = _name(alert, labels)
 
-    with monitoring.prometheus(configuration, secrets) as prom, monitoring.as_verdict():
+    with telemetry.prometheus(configuration, secrets) as prom, telemetry.as_verdict():
         if prom.query(selector, at=start).samples:
             raise ActivityFailed(
                 f"alert {name} was already firing when the fault ({anchor.description}) was injected, "
@@ -91,7 +91,7 @@ def alert_fires_within(
                 return None
             return promql.first_point_after(_samples_since(prom, selector, start, end), start)
 
-        fired_at = monitoring.poll(deadline + monitoring.SETTLE_S, POLL_S, attempt)
+        fired_at = telemetry.poll(deadline + telemetry.SETTLE_S, POLL_S, attempt)
         if fired_at is None:
             raise ActivityFailed(
                 f"alert {name} did not fire within {within:g}s of the fault ({anchor.description}) "
@@ -126,8 +126,8 @@ def alert_resolves_within(
     longer firing ``within_s`` seconds after the fault's rollback. Returns ``time_to_resolve_s``:
     from the rollback to the rule evaluation that resolved it (0 if it resolved before)."""
     if evidence.before_method():
-        return {"ok": True, "skipped": monitoring.SKIPPED}
-    within = monitoring.positive("within_s", within_s)
+        return {"ok": True, "skipped": telemetry.SKIPPED}
+    within = telemetry.positive("within_s", within_s)
     selector = promql.alerts_selector(alert, labels)
     anchor = evidence.fault_anchor(fault_kind)
     name = _name(alert, labels)
@@ -138,7 +138,7 @@ def alert_resolves_within(
     rolled_back = anchor.reverted_at
     deadline = rolled_back + within
 
-    with monitoring.prometheus(configuration, secrets) as prom, monitoring.as_verdict():
+    with telemetry.prometheus(configuration, secrets) as prom, telemetry.as_verdict():
         if promql.last_true(_samples_since(prom, selector, anchor.injected_at, time.time())) is None:
             raise ActivityFailed(
                 f"alert {name} never fired since the fault ({anchor.description}), so it cannot have "
@@ -155,7 +155,7 @@ def alert_resolves_within(
             last = promql.last_true(_samples_since(prom, selector, anchor.injected_at, end))
             return (last if last is not None else anchor.injected_at) + (interval or 0.0)
 
-        resolved_at = monitoring.poll(deadline + monitoring.SETTLE_S, POLL_S, attempt)
+        resolved_at = telemetry.poll(deadline + telemetry.SETTLE_S, POLL_S, attempt)
         if resolved_at is None:
             raise ActivityFailed(
                 f"alert {name} was still firing {within:g}s after the fault ({anchor.description}) was "
@@ -178,7 +178,7 @@ def _alertmanager_hint(
     if not (configuration or {}).get("chaosdrill_alertmanager"):
         return ""
     try:
-        with monitoring.alertmanager(configuration, secrets) as am:
+        with telemetry.alertmanager(configuration, secrets) as am:
             held: list[AlertmanagerAlert] = [
                 a
                 for a in am.alerts()
@@ -217,10 +217,10 @@ def notification_received_within(
     ``configuration.chaosdrill_notifications``. Returns the time to notify, ``time_to_notify_s``,
     and how long after Prometheus fired (``after_firing_s``) or resolved (``after_resolving_s``) it came."""
     if evidence.before_method():
-        return {"ok": True, "skipped": monitoring.SKIPPED}
+        return {"ok": True, "skipped": telemetry.SKIPPED}
     if status not in ("firing", "resolved"):
         raise BadInput("<argument>", "status", f"must be firing or resolved, got {status!r}")
-    within = monitoring.positive("within_s", within_s)
+    within = telemetry.positive("within_s", within_s)
     file = notifications_file(path, configuration)
     wanted = dict(labels or {})
     anchor = evidence.fault_anchor(fault_kind)
@@ -246,7 +246,7 @@ def notification_received_within(
                     return n, a
         return None
 
-    found = monitoring.poll(deadline + monitoring.SETTLE_S, FILE_POLL_S, attempt)
+    found = telemetry.poll(deadline + telemetry.SETTLE_S, FILE_POLL_S, attempt)
     if found is None or found[0].received_at > deadline:
         seen = (
             "none arrived"

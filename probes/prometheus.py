@@ -13,7 +13,7 @@ import time
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import evidence, monitoring, promql
+from chaosdrill import evidence, promql, telemetry
 from chaosdrill.drivers.prometheus import PrometheusClient, Sample
 from chaosdrill.errors import BadInput, ChaosdrillError
 
@@ -40,14 +40,14 @@ def value_within(
     """Assert that ``query``'s value now lies within ``[low, high]`` (inclusive; give one bound or
     both). With several series, every one must; an empty result fails unless ``allow_empty``."""
     bounds = promql.Bounds(low, high)
-    with monitoring.prometheus(configuration, secrets) as prom, monitoring.as_verdict():
+    with telemetry.prometheus(configuration, secrets) as prom, telemetry.as_verdict():
         result = prom.query(query)
     if result.result_type not in ("vector", "scalar"):
         raise BadInput(
             "<argument>", "query", f"{query!r} gives a {result.result_type}, not a number per series"
         )
     samples = list(result.samples)
-    values = [{"labels": s.labels, "value": monitoring.json_number(s.value)} for s in samples]
+    values = [{"labels": s.labels, "value": telemetry.json_number(s.value)} for s in samples]
     if not samples:
         if allow_empty:
             return {"ok": True, "query": query, "values": [], "empty": True}
@@ -88,19 +88,19 @@ def becomes_true_within(
     latest fault's injection, and was not true already when it was injected. Returns the time it
     took, ``became_true_after_s``, to a resolution of ``step_s``. Waits while the window is open."""
     if evidence.before_method():
-        return {"ok": True, "skipped": monitoring.SKIPPED}
-    within = monitoring.positive("within_s", within_s)
-    step = promql.fitting_step(within, monitoring.positive("step_s", step_s))
+        return {"ok": True, "skipped": telemetry.SKIPPED}
+    within = telemetry.positive("within_s", within_s)
+    step = promql.fitting_step(within, telemetry.positive("step_s", step_s))
     anchor = evidence.fault_anchor(fault_kind)
     start, deadline = anchor.injected_at, anchor.injected_at + within
 
-    with monitoring.prometheus(configuration, secrets) as prom, monitoring.as_verdict():
+    with telemetry.prometheus(configuration, secrets) as prom, telemetry.as_verdict():
 
         def attempt() -> float | None:
             end = max(start, min(time.time(), deadline))
             return promql.first_true(prom.query_range(query, start, end, step))
 
-        became_true = monitoring.poll(deadline + monitoring.SETTLE_S, min(max(step, 0.5), 5.0), attempt)
+        became_true = telemetry.poll(deadline + telemetry.SETTLE_S, min(max(step, 0.5), 5.0), attempt)
         if became_true is None:
             later = _first_true_after_deadline(prom, query, deadline, step)
             raise ActivityFailed(
@@ -136,10 +136,10 @@ def holds_through_fault(
     result at any step) through the latest fault's window: from its injection (plus ``grace_s``)
     to its revert, or to now while it is active. Checked every ``step_s`` seconds."""
     if evidence.before_method():
-        return {"ok": True, "skipped": monitoring.SKIPPED}
+        return {"ok": True, "skipped": telemetry.SKIPPED}
     if grace_s < 0:
         raise BadInput("<argument>", "grace_s", f"must be >= 0, got {grace_s!r}")
-    wanted_step = monitoring.positive("step_s", step_s)
+    wanted_step = telemetry.positive("step_s", step_s)
     anchor = evidence.fault_anchor(fault_kind)
     start = anchor.injected_at + grace_s
     end = anchor.reverted_at if anchor.reverted_at is not None else time.time()
@@ -149,7 +149,7 @@ def holds_through_fault(
             f"grace_s={grace_s:g}: there is no window to judge {query!r} over"
         )
     step = promql.fitting_step(end - start, wanted_step)
-    with monitoring.prometheus(configuration, secrets) as prom, monitoring.as_verdict():
+    with telemetry.prometheus(configuration, secrets) as prom, telemetry.as_verdict():
         series = prom.query_range(query, start, end, step)
     points = len(promql.step_times(start, end, step))
     wrong = promql.violations(list(series), start, end, step, expect)

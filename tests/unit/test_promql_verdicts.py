@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from chaosdrill import monitoring, promql
+from chaosdrill import promql, telemetry
 from chaosdrill.drivers.prometheus import Sample, Series
 from chaosdrill.errors import ActivityFailed, BadInput, TemporaryError
 
@@ -82,7 +82,7 @@ def test_fitting_step_widens_only_past_the_point_limit() -> None:
 
 def test_poll_returns_the_first_value() -> None:
     answers = iter([None, None, 42])
-    assert monitoring.poll(deadline=1e12, interval_s=0.001, attempt=lambda: next(answers)) == 42
+    assert telemetry.poll(deadline=1e12, interval_s=0.001, attempt=lambda: next(answers)) == 42
 
 
 def test_poll_past_its_deadline_still_looks_once() -> None:
@@ -92,7 +92,7 @@ def test_poll_past_its_deadline_still_looks_once() -> None:
         calls.append(1)
         return None
 
-    assert monitoring.poll(deadline=0.0, interval_s=1.0, attempt=attempt) is None
+    assert telemetry.poll(deadline=0.0, interval_s=1.0, attempt=attempt) is None
     assert len(calls) == 1
 
 
@@ -101,17 +101,17 @@ def test_poll_makes_a_last_temporary_error_the_verdict() -> None:
         raise TemporaryError("Prometheus at http://127.0.0.1:1: HTTP 503")
 
     with pytest.raises(ActivityFailed, match="HTTP 503"):
-        monitoring.poll(deadline=0.0, interval_s=1.0, attempt=attempt)
+        telemetry.poll(deadline=0.0, interval_s=1.0, attempt=attempt)
 
 
 @pytest.mark.parametrize("value", [0, -1, math.inf, math.nan, True])
 def test_durations_must_be_positive(value: float) -> None:
     with pytest.raises(BadInput, match="within_s"):
-        monitoring.positive("within_s", value)
+        telemetry.positive("within_s", value)
 
 
 def test_json_numbers_keep_nan_and_infinities_readable() -> None:
-    assert [monitoring.json_number(v) for v in (1.5, math.nan, math.inf, -math.inf)] == [
+    assert [telemetry.json_number(v) for v in (1.5, math.nan, math.inf, -math.inf)] == [
         1.5,
         "NaN",
         "+Inf",
