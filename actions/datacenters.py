@@ -40,10 +40,10 @@ def dc_failover(
     and on Kubernetes the Deployments' fault marks carry the expiry for
     ``chaosdrill recover --kube-context X --expired-only``.
     """
+    check_dc_allowed(dc, configuration)
     if _on_kubernetes(configuration):
         conf = dict(configuration or {})
         return kube.dc_failover(dc, namespace, routing_configmap or None, wait_gone_s, conf, ttl_s)
-    check_dc_allowed(dc, configuration)
     return sandbox.dc_outage(dc, ttl_s=ttl_s)
 
 

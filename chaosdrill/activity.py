@@ -10,8 +10,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chaosdrill.errors import ActivityFailed, BadInput
+from chaosdrill.targets import Target, target_of
 
-__all__ = ["check_amount", "check_dc_allowed", "how_many", "max_percentage"]
+__all__ = [
+    "SYSTEM_NAMESPACES",
+    "check_amount",
+    "check_dc_allowed",
+    "how_many",
+    "max_percentage",
+    "namespace_problem",
+]
+
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 
 
 def max_percentage(configuration: Mapping[str, Any] | None, default: float = 100.0) -> float:
@@ -73,18 +83,39 @@ def how_many(
 def check_dc_allowed(dc_pattern: str, configuration: Mapping[str, Any] | None) -> None:
     """Refuse a DC pattern that reaches outside ``configuration.chaosdrill_allow_dcs``.
 
-    A glob is expanded against the running sandbox's DCs; every DC it selects must be listed.
+    On the sandbox a glob is expanded against the running sandbox's DCs; every DC it selects
+    must be listed. On Kubernetes a DC is a label value, so the name itself must be listed.
     """
     allowed: Sequence[str] | None = (configuration or {}).get("chaosdrill_allow_dcs")
     if allowed is None:
         return
     if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
         raise BadInput("<experiment>", "configuration.chaosdrill_allow_dcs", "must be a list of DC names")
-    from chaosdrill.sandbox.lifecycle import require_state
+    if target_of(configuration) is Target.KUBERNETES:
+        selected = [dc_pattern]
+    else:
+        from chaosdrill.sandbox.lifecycle import require_state
 
-    selected = [dc for dc in require_state()["dcs"] if fnmatch.fnmatchcase(dc, dc_pattern)]
+        selected = [dc for dc in require_state()["dcs"] if fnmatch.fnmatchcase(dc, dc_pattern)]
     outside = [dc for dc in selected if dc not in allowed]
     if outside:
         raise ActivityFailed(
             f"blast radius: dc={dc_pattern!r} reaches {outside}, outside the experiment's allowlist {list(allowed)}"
         )
+
+
+def namespace_problem(namespace: str, allowed: Sequence[str] | None) -> str | None:
+    """Why a drill may not touch ``namespace``, or None: the one namespace allowlist.
+
+    With ``chaosdrill_allow_namespaces`` set, only those; without it, anything but the
+    system namespaces. The Kubernetes driver raises it as BadInput, preflight reports it.
+    """
+    if not namespace:
+        return "must not be empty"
+    if allowed is None:
+        if namespace in SYSTEM_NAMESPACES:
+            return f"{namespace!r} is a system namespace; list it in chaosdrill_allow_namespaces to allow it"
+        return None
+    if namespace not in allowed:
+        return f"{namespace!r} is not in configuration.chaosdrill_allow_namespaces {list(allowed)}"
+    return None

@@ -6,18 +6,16 @@ within 5 s of the moment the fault's record says it was injected, and "recovered
 means after the moment it was reverted.
 """
 
-import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaosdrill import runctx
 from chaosdrill.errors import ActivityFailed
 from chaosdrill.ledger import FaultRecord, default_ledger
 from chaosdrill.load.measurements import Summary, aggregate, read_windows
-from chaosdrill.targets import MEASUREMENTS_ENV, RUN_ID_ENV
 
 __all__ = [
-    "PHASE_ENV",
     "Anchor",
     "before_method",
     "fault_anchor",
@@ -27,30 +25,24 @@ __all__ = [
     "window_bounds",
 ]
 
-PHASE_ENV = "CHAOSDRILL_PHASE"  # set by the ledger control: before, method, after
-
 
 def before_method() -> bool:
-    """True while the steady-state hypothesis runs before the method.
-
-    Mechanism probes ("the breaker opened within T of the fault") have nothing to judge
-    then and pass; after the method the same probe fails if no fault was injected.
-    """
-    return os.environ.get(PHASE_ENV, "before") == "before"
+    """True while the steady-state hypothesis runs before the method (see :mod:`chaosdrill.runctx`)."""
+    return runctx.before_method()
 
 
 def measurements_file() -> Path:
-    raw = os.environ.get(MEASUREMENTS_ENV)
-    if not raw or not Path(raw).exists():
+    path = runctx.measurements_path()
+    if path is None or not path.exists():
         raise ActivityFailed(
             "no load measurements for this run: declare the chaosdrill.controls.load control in the experiment"
         )
-    return Path(raw)
+    return path
 
 
 def faults(kind: str | None = None) -> list[FaultRecord]:
     """This run's faults, oldest first, optionally of one kind (latency, timeout, kill, ...)."""
-    run_id = os.environ.get(RUN_ID_ENV)
+    run_id = runctx.run_id()
     if not run_id:
         return []
     return [r for r in default_ledger().of_run(run_id) if kind is None or r.fault.kind == kind]

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.activity import check_dc_allowed, max_percentage
+from chaosdrill.activity import check_dc_allowed, max_percentage, namespace_problem
 from chaosdrill.errors import ActivityFailed, BadInput
 from chaosdrill.schemas.reader import read_document
 from chaosdrill.targets import Target, target_of
@@ -228,10 +228,9 @@ def _kube_namespace(args: Mapping[str, Any], ctx: Context, touch: Touch) -> None
     namespace = args.get("namespace")
     if namespace is None:
         return
-    if isinstance(allowed, list) and namespace not in allowed:
-        touch.problems.append(f"namespace {namespace!r} is not in chaosdrill_allow_namespaces {allowed}")
-    elif allowed is None and namespace in ("kube-system", "kube-public", "kube-node-lease"):
-        touch.problems.append(f"{namespace!r} is a system namespace; list it in chaosdrill_allow_namespaces")
+    problem = namespace_problem(str(namespace), allowed if isinstance(allowed, list) else None)
+    if problem is not None:
+        touch.problems.append(f"namespace: {problem}")
 
 
 def _kubernetes(what: str, args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
@@ -288,6 +287,8 @@ def _partition(remove: bool) -> Callable[[str, str, Mapping[str, Any], Context, 
 
 def _dc(what: str, stop: bool) -> Planner:
     def plan(args: Mapping[str, Any], ctx: Context, touch: Touch) -> None:
+        if stop and ctx.target is Target.KUBERNETES:
+            _note_dc_allowed(str(args["dc"]), ctx, touch)
         state = _sandbox_unless_kubernetes(what, args, ctx, touch)
         if state is None:
             return

@@ -37,11 +37,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from chaosdrill import runctx
 from chaosdrill import slo as slo_math
 from chaosdrill.controls import ledger as ledger_control
 from chaosdrill.controls.load import measurements_path
 from chaosdrill.errors import BadInput
-from chaosdrill.evidence import PHASE_ENV
 
 __all__ = [
     "DEFAULT_BURN_LIMIT",
@@ -222,7 +222,7 @@ class _Watcher(threading.Thread):
         )
         # After the method the run is ending anyway (and chaoslib's own closing steps do not
         # expect SystemExit): the faults are gone, which is what matters.
-        if self.stopping.is_set() or os.environ.get(PHASE_ENV) == "after":
+        if self.stopping.is_set() or runctx.phase() is runctx.Phase.AFTER:
             return
         log.error("guardrail: stopping the experiment")
         os.kill(os.getpid(), signal.SIGUSR1)

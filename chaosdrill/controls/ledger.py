@@ -12,18 +12,14 @@ Declare it first among the controls so it wraps the others:
 """
 
 import logging
-import os
-import uuid
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from chaosdrill import redact
+from chaosdrill import redact, runctx
 from chaosdrill.errors import BadInput
-from chaosdrill.evidence import PHASE_ENV
 from chaosdrill.ledger import default_ledger
 from chaosdrill.recovery import revert_faults
-from chaosdrill.targets import RUN_ID_ENV
 
 __all__ = [
     "after_experiment_control",
@@ -55,10 +51,7 @@ def configure_control(
     global _refused
     redact.arm(configuration, secrets, experiment)  # first: from here on no log line carries a secret
     _share_chaostoolkit_handlers()
-    # Always a new id, never one inherited from the environment: a run id that leaked from a
-    # parent process would make this run's end-of-run sweep revert another run's faults.
-    os.environ[RUN_ID_ENV] = uuid.uuid4().hex
-    os.environ[PHASE_ENV] = "before"
+    runctx.open_run()
     _refused = None
     if experiment is not None:
         from chaosdrill.validate import check_run
@@ -89,16 +82,16 @@ def before_experiment_control(context: Any, **_kwargs: Any) -> None:
 
 def before_method_control(context: Any, **_kwargs: Any) -> None:
     """Mark the method phase, so mechanism probes stop passing vacuously."""
-    os.environ[PHASE_ENV] = "method"
+    runctx.set_phase(runctx.Phase.METHOD)
 
 
 def after_method_control(context: Any, **_kwargs: Any) -> None:
-    os.environ[PHASE_ENV] = "after"
+    runctx.set_phase(runctx.Phase.AFTER)
 
 
 def sweep(how: str) -> dict[str, Any]:
     """Revert every still-active fault of this run; returns what was done."""
-    run_id = os.environ.get(RUN_ID_ENV)
+    run_id = runctx.run_id()
     if not run_id:
         return {"reverted": [], "failed": []}
     active = default_ledger().active(run_id=run_id)
@@ -109,7 +102,7 @@ def sweep(how: str) -> dict[str, Any]:
 
 
 def run_summary() -> dict[str, Any]:
-    run_id = os.environ.get(RUN_ID_ENV, "")
+    run_id = runctx.run_id() or ""
     return {
         "run_id": run_id,
         "faults": [r.to_dict() for r in default_ledger().of_run(run_id)] if run_id else [],

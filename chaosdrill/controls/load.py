@@ -13,15 +13,12 @@ Arguments (the ``provider.arguments`` of the control):
 """
 
 import logging
-import os
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaosdrill import paths
+from chaosdrill import runctx
 from chaosdrill.errors import BadInput
-from chaosdrill.targets import MEASUREMENTS_ENV, RUN_ID_ENV
 
 if TYPE_CHECKING:
     from chaosdrill.load.control import LoadHandle
@@ -38,16 +35,11 @@ _handle: "LoadHandle | None" = None
 
 
 def measurements_path() -> Path | None:
-    raw = os.environ.get(MEASUREMENTS_ENV)
-    return Path(raw) if raw else None
+    return runctx.measurements_path()
 
 
 def _run_dir() -> Path:
-    explicit = os.environ.get("CHAOSDRILL_RUN_DIR")
-    if explicit:
-        return Path(explicit)
-    run_id = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
-    return paths.home() / "runs" / run_id
+    return runctx.run_dir()
 
 
 def _sandbox_url() -> str:
@@ -78,7 +70,7 @@ def before_experiment_control(
     spec.setdefault("url", _sandbox_url())
     parsed = parse_profile(spec, "<experiment> controls[chaosdrill-load].provider.arguments.profile")
     _handle = start(parsed, _run_dir())
-    os.environ[MEASUREMENTS_ENV] = str(_handle.measurements)
+    runctx.set_measurements(_handle.measurements)
     log.info(
         "load: %.0f req/s over %d streams -> %s", parsed.total_rate, len(parsed.streams), _handle.measurements
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from chaosdrill import runctx
 from chaosdrill.drills.environment import target_environment
 from chaosdrill.drills.history import append_history, entry_of
 from chaosdrill.drills.plan import DrillPlan, PlannedExperiment
@@ -28,11 +29,10 @@ from chaosdrill.errors import ToolError
 from chaosdrill.report import ReportFiles, write_reports
 from chaosdrill.report.model import ExperimentResult, load_result
 
-__all__ = ["RUN_DIR_ENV", "DrillOutcome", "chaos_command", "run_plan"]
+__all__ = ["DrillOutcome", "chaos_command", "run_plan"]
 
 log = logging.getLogger(__name__)
 
-RUN_DIR_ENV = "CHAOSDRILL_RUN_DIR"
 # After the deadline chaos gets SIGINT (it plays the rollbacks), then SIGTERM, then SIGKILL.
 _GRACE_INT_S, _GRACE_TERM_S = 120.0, 30.0
 _RUN_FILES = ("journal.json", "measurements.jsonl", "chaos.out", "chaostoolkit.log", "drill-vars.json")
@@ -128,7 +128,7 @@ def _run_one(
         str(var_file),
         str(planned.path),
     ]
-    env = {**os.environ, RUN_DIR_ENV: str(run_dir)}
+    env = {**os.environ, runctx.RUN_DIR_ENV: str(run_dir)}
     say(f"run: {planned.path.name} (expects {planned.expectation.status.value})")
     began = time.monotonic()
     with (run_dir / "chaos.out").open("wb") as output:

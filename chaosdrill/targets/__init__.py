@@ -6,17 +6,15 @@ stored in the ledger, so ``chaosdrill recover`` can run it after the runner is g
 """
 
 import importlib
-import os
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
+from chaosdrill import runctx
 from chaosdrill.errors import BadInput
 from chaosdrill.ledger import Fault, Ledger, default_ledger
 
 __all__ = [
-    "MEASUREMENTS_ENV",
-    "RUN_ID_ENV",
     "Target",
     "checked_ttl",
     "current_run_id",
@@ -27,8 +25,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-RUN_ID_ENV = "CHAOSDRILL_RUN_ID"
-MEASUREMENTS_ENV = "CHAOSDRILL_MEASUREMENTS"  # set by the load control, read by probes and the guardrail
 
 
 class Target(Enum):
@@ -50,7 +46,7 @@ def target_of(configuration: Mapping[str, Any] | None) -> Target:
 
 def current_run_id() -> str | None:
     """The run the ledger control opened; faults recorded now belong to it."""
-    return os.environ.get(RUN_ID_ENV)
+    return runctx.run_id()
 
 
 def checked_ttl(ttl_s: float | None) -> float | None:

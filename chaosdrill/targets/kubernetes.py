@@ -41,7 +41,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from chaosdrill import targets
-from chaosdrill.activity import check_amount, how_many, max_percentage
+from chaosdrill.activity import check_amount, check_dc_allowed, how_many, max_percentage, namespace_problem
 from chaosdrill.errors import BadInput, FaultNotApplied, PermanentError, TemporaryError
 from chaosdrill.ledger import Fault
 from chaosdrill.targets.kube_marks import Mark, MarkError, read_mark, strip_mark, unmark_metadata
@@ -85,7 +85,6 @@ DC_LABEL = "chaosdrill.io/datacenter"
 PARTITION_LABEL = "chaosdrill.io/partitioned-zone"
 OUTAGE_TAINT = "chaosdrill.io/zone-outage"
 USAGE_CPU = "kwok.x-k8s.io/usage-cpu"
-SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 POOL = 64
 T = TypeVar("T")
 
@@ -124,21 +123,9 @@ class KubeTarget:
         return k8s.NetworkingV1Api(self.api)
 
     def check_namespace(self, namespace: str) -> str:
-        if not namespace:
-            raise BadInput("<experiment>", "namespace", "must not be empty")
-        if self.allow_namespaces is None:
-            if namespace in SYSTEM_NAMESPACES:
-                raise BadInput(
-                    "<experiment>",
-                    "namespace",
-                    f"{namespace!r} is a system namespace; list it in chaosdrill_allow_namespaces to allow it",
-                )
-        elif namespace not in self.allow_namespaces:
-            raise BadInput(
-                "<experiment>",
-                "namespace",
-                f"{namespace!r} is not in configuration.chaosdrill_allow_namespaces {list(self.allow_namespaces)}",
-            )
+        problem = namespace_problem(namespace, self.allow_namespaces)
+        if problem is not None:
+            raise BadInput("<experiment>", "namespace", problem)
         return namespace
 
     def revert_args(self, **more: Any) -> dict[str, Any]:
@@ -509,7 +496,7 @@ def kill_pods(
             "verify_s": round(time.monotonic() - start - deleted_s, 3),
         }
 
-    return _inject(
+    result = _inject(
         target,
         "pod_kill",
         f"{namespace}/{selector}",
@@ -517,6 +504,9 @@ def kill_pods(
         {"op": "none"},
         apply,
     )
+    # A kill needs no undo (the ReplicaSet is the undo): its entry is closed at once, as on the sandbox.
+    _rollback(target, "pod_kill", f"{namespace}/{selector}")
+    return result
 
 
 def _owner_deployments(target: KubeTarget, namespace: str, pods: Sequence[PodInfo]) -> list[str]:
@@ -926,8 +916,10 @@ def dc_failover(
     The routing ConfigMap maps each cell (``cell-0``...) to a data center, as the edge's
     ``hash(user_id) % N`` does; the failed DC's cells go round-robin to the survivors.
     Each Deployment and the ConfigMap carry the fault's mark with their previous replica
-    count or cell map, written in the same patch as the change.
+    count or cell map, written in the same patch as the change. A DC outside
+    ``chaosdrill_allow_dcs`` is refused before anything is read or touched.
     """
+    check_dc_allowed(dc, configuration)
     target = connect(configuration)
     target.check_namespace(namespace)
     deps = _call(

@@ -1,6 +1,7 @@
 """The Kubernetes driver against the real local control plane: faults, their undo, bad input."""
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +103,17 @@ def test_selector_matching_nothing_fails_and_records_nothing(service: Cluster) -
 
 def test_kill_pods_by_percentage_deletes_the_rounded_up_share(service: Cluster) -> None:
     before = {p["metadata"]["name"] for p in _pods(service, DC1)}
+    started = time.time()
     result = kube.kill_pods(DC1, NAMESPACE, None, 50.0, 0, service.configuration())
     assert len(result["killed"]) == 2  # ceil(3 * 50%)
     assert set(result["killed"]) <= before
     remaining = {p["metadata"]["name"] for p in _pods(service, DC1)}
     assert not set(result["killed"]) & remaining
     wait_ready(service, "app=llm-api", SERVICE_PODS)
-    faults = [f for f in default_ledger().replay() if f.kind == "pod_kill"]
-    assert len(faults) == 1  # recorded; its revert is a no-op, the ReplicaSet is the undo
+    kills = [r for r in default_ledger().history() if r.fault.kind == "pod_kill" and r.fault.at >= started]
+    assert len(kills) == 1  # recorded before the delete...
+    assert kills[0].reverted_at is not None  # ...and closed at once, as the sandbox closes its kills
+    assert not [f for f in default_ledger().replay() if f.kind == "pod_kill"]
 
 
 def test_cpu_surge_and_restore_put_back_the_exact_previous_values(service: Cluster) -> None:
@@ -232,6 +236,14 @@ def test_dc_failover_and_rollback_restore_exact_replicas_and_cells(service: Clus
 def test_dc_failover_with_a_missing_routing_configmap_touches_nothing(service: Cluster) -> None:
     with pytest.raises(BadInput, match="no-such-map"):
         kube.dc_failover("dc2", NAMESPACE, "no-such-map", 10, service.configuration())
+    assert service.kubectl_json("get", "deployment", "llm-api-dc2", "-n", NAMESPACE)["spec"]["replicas"] == 3
+    assert default_ledger().replay() == []
+
+
+def test_dc_failover_outside_the_dc_allowlist_touches_nothing(service: Cluster) -> None:
+    conf = {**service.configuration(), "chaosdrill_allow_dcs": ["dc1"]}
+    with pytest.raises(ActivityFailed, match=r"blast radius: dc='dc2'.*allowlist \['dc1'\]"):
+        kube.dc_failover("dc2", NAMESPACE, "llm-routing", 10, conf)
     assert service.kubectl_json("get", "deployment", "llm-api-dc2", "-n", NAMESPACE)["spec"]["replicas"] == 3
     assert default_ledger().replay() == []
 

@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 
 import chaosdrill.targets as targets
+from chaosdrill import runctx
 from chaosdrill.ledger import Fault, Ledger
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
@@ -98,9 +99,38 @@ def test_each_run_gets_its_own_id_even_if_one_leaked_into_the_environment(
 ) -> None:
     from chaosdrill.controls import ledger as ledger_control
 
-    monkeypatch.setenv(targets.RUN_ID_ENV, "leaked-from-a-parent")
+    monkeypatch.setenv(runctx.RUN_ID_ENV, "leaked-from-a-parent")
     ledger_control.configure_control()
     first = targets.current_run_id()
     ledger_control.configure_control()
     assert first not in (None, "leaked-from-a-parent")
     assert targets.current_run_id() != first
+
+
+LEGACY = Path(__file__).parent / "data" / "ledger-v1.jsonl"
+
+
+def test_a_ledger_written_before_the_fault_registry_still_replays() -> None:
+    """``data/ledger-v1.jsonl`` was written by the drivers as they were before faults got one
+    home (every sandbox fault injected for real, the Kubernetes and load records built as
+    their drivers built them). Any new ledger format must keep reading it: ``recover`` on a
+    machine upgraded mid-drill depends on it."""
+    history = Ledger(LEGACY).history()
+    kinds = {(r.fault.driver, r.fault.revert.get("op", "-")) for r in history}
+    assert kinds == {
+        ("sandbox", "remove_toxic"),
+        ("sandbox", "enable_proxies"),
+        ("sandbox", "set_defences"),
+        ("sandbox", "none"),
+        ("sandbox", "release_hold"),
+        ("sandbox", "start_gateway"),
+        ("kubernetes", "none"),
+        ("kubernetes", "zone_outage"),
+        ("kubernetes", "zone_partition"),
+        ("kubernetes", "dc_failover"),
+        ("kubernetes", "cpu_surge"),
+        ("load", "-"),
+    }
+    # The kill closed its own entry; everything else was still active when the file was copied.
+    assert [f.kind for f in Ledger(LEGACY).replay()].count("kill") == 0
+    assert len(Ledger(LEGACY).replay()) == len(history) - 1

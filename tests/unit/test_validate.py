@@ -140,8 +140,7 @@ def test_cli_reports_every_file_and_exits_2(tmp_path: Path, capsys: pytest.Captu
 def test_ledger_control_refuses_before_the_experiment(monkeypatch: pytest.MonkeyPatch) -> None:
     from chaoslib.exceptions import InterruptExecution
 
-    from chaosdrill.evidence import PHASE_ENV
-    from chaosdrill.targets import RUN_ID_ENV
+    from chaosdrill.runctx import PHASE_ENV, RUN_ID_ENV
 
     for name in (RUN_ID_ENV, PHASE_ENV):  # the control sets them; undo after the test
         monkeypatch.delenv(name, raising=False)
