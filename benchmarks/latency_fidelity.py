@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from chaosdrill import tools  # noqa: E402
-from chaosdrill.targets.toxiproxy import ToxiproxyClient  # noqa: E402
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient  # noqa: E402
 
 __all__ = ["Case", "main"]
 

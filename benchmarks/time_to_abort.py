@@ -180,7 +180,7 @@ def _clean(env: dict[str, str], restore: bool = False) -> list[str]:
     if not api:
         return ["no toxiproxy in sandbox status"]
     sys.path.insert(0, str(REPO))
-    from chaosdrill.targets.toxiproxy import ToxiproxyClient
+    from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 
     client = ToxiproxyClient(api)
     left = [p for p in client.proxies().values() if not p.enabled or p.toxics]

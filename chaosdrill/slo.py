@@ -9,7 +9,14 @@ recovered incident stops paging quickly.
 
 from dataclasses import dataclass
 
-__all__ = ["BurnVerdict", "availability", "budget_consumed", "burn_rate", "multiwindow_breach"]
+__all__ = [
+    "BurnVerdict",
+    "SloOverrides",
+    "availability",
+    "budget_consumed",
+    "burn_rate",
+    "multiwindow_breach",
+]
 
 
 def availability(good: int, bad: int) -> float | None:
@@ -56,3 +63,23 @@ def multiwindow_breach(
     short = None if short_error_ratio is None else burn_rate(short_error_ratio, slo)
     long_ = None if long_error_ratio is None else burn_rate(long_error_ratio, slo)
     return BurnVerdict(short, long_, limit)
+
+
+@dataclass(frozen=True)
+class SloOverrides:
+    """SLO targets that override every experiment's configuration for this drill.
+
+    They reach the experiments as configuration keys ``slo_availability`` and
+    ``slo_latency_p99_ms``; the report also judges the measured windows against them.
+    """
+
+    availability: float | None = None
+    latency_p99_ms: float | None = None
+
+    def as_configuration(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.availability is not None:
+            out["slo_availability"] = self.availability
+        if self.latency_p99_ms is not None:
+            out["slo_latency_p99_ms"] = self.latency_p99_ms
+        return out

@@ -24,14 +24,15 @@ from typing import Any
 
 from chaoslib.exceptions import ChaosException
 
-from chaosdrill.drills.expectation import expectation_of
 from chaosdrill.drills.plan import load_plan
 from chaosdrill.errors import BadInput
+from chaosdrill.expectation import expectation_of
 from chaosdrill.load.profile import parse_profile
 from chaosdrill.rehearsal.runbook import ProbeRef, Runbook, load_runbook
 from chaosdrill.sandbox.topology import Topology, topology_from_dict
 from chaosdrill.schemas import check, load_schema
 from chaosdrill.schemas.reader import check_plain, read_document
+from chaosdrill.system import parse_system
 
 __all__ = [
     "LOAD_CONTROL",
@@ -58,6 +59,7 @@ class Kind(Enum):
     PLAN = "plan"
     RUNBOOK = "runbook"
     TOPOLOGY = "topology"
+    SYSTEM = "system"
 
 
 def detect_kind(path: Path, data: Any) -> Kind:
@@ -67,6 +69,8 @@ def detect_kind(path: Path, data: Any) -> Kind:
     if not isinstance(data, dict):
         got = "an empty document" if data is None else f"a {type(data).__name__}"
         raise BadInput(str(path), "<top>", f"expected an object (experiment, plan or topology), got {got}")
+    if data.get("kind") == "System":
+        return Kind.SYSTEM
     if "method" in data or "steady-state-hypothesis" in data:
         return Kind.EXPERIMENT
     if "experiments" in data or "schedule" in data:
@@ -95,6 +99,8 @@ def validate_file(path: Path, kind: Kind | None = None) -> Kind:
         _validate_plan(path)
     elif found is Kind.TOPOLOGY:
         validate_topology(data, source)
+    elif found is Kind.SYSTEM:
+        parse_system(data, source)
     else:
         raise BadInput(source, "<file>", "a runbook must be a Markdown file (.md) with YAML front matter")
     return found

@@ -19,10 +19,11 @@ from typing import Any
 
 from croniter import croniter
 
-from chaosdrill.drills.expectation import Expectation, expectation_of
 from chaosdrill.errors import BadInput
+from chaosdrill.expectation import Expectation, expectation_of
 from chaosdrill.schemas import check, type_name
 from chaosdrill.schemas.reader import read_document
+from chaosdrill.slo import SloOverrides
 from chaosdrill.targets import Target
 
 __all__ = [
@@ -62,26 +63,6 @@ PLAN_SCHEMA: dict[str, Any] = {
         "configuration": {"type": "object"},
     },
 }
-
-
-@dataclass(frozen=True)
-class SloOverrides:
-    """SLO targets that override every experiment's configuration for this drill.
-
-    They reach the experiments as configuration keys ``slo_availability`` and
-    ``slo_latency_p99_ms``; the report also judges the measured windows against them.
-    """
-
-    availability: float | None = None
-    latency_p99_ms: float | None = None
-
-    def as_configuration(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        if self.availability is not None:
-            out["slo_availability"] = self.availability
-        if self.latency_p99_ms is not None:
-            out["slo_latency_p99_ms"] = self.latency_p99_ms
-        return out
 
 
 @dataclass(frozen=True)

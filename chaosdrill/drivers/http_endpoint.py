@@ -21,6 +21,7 @@ import requests
 
 from chaosdrill import redact
 from chaosdrill.errors import ActivityFailed, BadInput, NotRunning, PermanentError, TemporaryError
+from chaosdrill.system import system_of
 
 __all__ = [
     "EXPERIMENT",
@@ -108,12 +109,18 @@ def section_settings(
     """Where the settings of ``section`` ("prometheus", "alertmanager") come from, as
     ``(source, field, mapping)`` for :func:`parse_endpoint` and its error messages.
 
-    Today that is the experiment's ``configuration.chaosdrill_<section>``. This is the one place
-    to extend with a fallback (the system file's ``<section>`` block, with its path as the source).
+    The experiment's ``configuration.chaosdrill_<section>`` first; else the ``<section>`` block
+    of the experiment's system file (``chaosdrill_system`` or ``$CHAOSDRILL_SYSTEM``), with the
+    file as the source of any error.
     """
     key = SECTION_PREFIX + section
     where = f"configuration.{key}"
     raw = (configuration or {}).get(key)
+    if raw is None:
+        system = system_of(configuration)
+        block = getattr(system, section, None) if system is not None else None
+        if system is not None and isinstance(block, Mapping):
+            return system.path, section, block
     if raw is None:
         raise BadInput(
             EXPERIMENT, where, f"missing: say where {section} is, e.g. {{url: http://127.0.0.1:PORT}}"

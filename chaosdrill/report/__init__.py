@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaosdrill.drills.plan import SloOverrides
 from chaosdrill.report.html import write_html
 from chaosdrill.report.junit import write_junit
 from chaosdrill.report.markdown import write_markdown
 from chaosdrill.report.model import ExperimentResult, load_result
+from chaosdrill.slo import SloOverrides
 
 __all__ = ["ExperimentResult", "ReportFiles", "load_result", "write_reports"]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from chaosdrill.drills.plan import SloOverrides
 from chaosdrill.report.charts import timeline_png
 from chaosdrill.report.formatting import fmt_ms, fmt_pct, fmt_s
 from chaosdrill.report.model import ExperimentResult
+from chaosdrill.slo import SloOverrides
 
 __all__ = ["render_html", "write_html"]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill import slo
-from chaosdrill.drills.expectation import Status, expectation_of, outcome_of
 from chaosdrill.errors import BadInput
+from chaosdrill.expectation import Status, expectation_of, outcome_of
 from chaosdrill.load import measurements
 
 __all__ = [

@@ -28,10 +28,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from chaosdrill import tools
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.sandbox.service import bound_port, die_with_parent, metrics_handler
 from chaosdrill.sandbox.state import write_state
 from chaosdrill.sandbox.topology import Topology, load_topology
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 __all__ = ["Supervisor", "main"]
 

@@ -19,13 +19,13 @@ from typing import Any
 import requests
 
 from chaosdrill.activity import how_many
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.ledger import Fault
 from chaosdrill.procs import alive
 from chaosdrill.sandbox.lifecycle import require_state
 from chaosdrill.sandbox.state import read_state
 from chaosdrill.targets import checked_ttl, inject, rollback
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 __all__ = [
     "KillPlan",

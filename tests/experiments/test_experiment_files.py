@@ -17,10 +17,10 @@ import requests
 import yaml
 from chaos_run_support import CHAOS
 
-from chaosdrill.drills.expectation import Status, expectation_of, outcome_of
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
+from chaosdrill.expectation import Status, expectation_of, outcome_of
 from chaosdrill.ledger import default_ledger
 from chaosdrill.sandbox import lifecycle
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = sorted((ROOT / "experiments" / "sandbox").glob("*.yaml"))

@@ -18,9 +18,9 @@ import yaml
 from chaos_run_support import CHAOS
 
 from chaosdrill.controls.guardrail import Settings, Tail, WindowCounts, evaluate
-from chaosdrill.drills.expectation import expectation_of, outcome_of
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
+from chaosdrill.expectation import expectation_of, outcome_of
 from chaosdrill.ledger import default_ledger
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from chaosdrill import cli
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.ledger import default_ledger
 from chaosdrill.sandbox.lifecycle import require_state
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -16,11 +16,11 @@ import requests
 
 from actions import datacenters, zones
 from chaosdrill import procs
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.errors import ActivityFailed, BadInput
 from chaosdrill.ledger import default_ledger
 from chaosdrill.sandbox import lifecycle
 from chaosdrill.targets import sandbox as driver
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -44,9 +44,9 @@ from chaos_run_support import (
 )
 
 from chaosdrill import procs
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.ledger import FaultRecord, default_ledger
 from chaosdrill.sandbox import lifecycle
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

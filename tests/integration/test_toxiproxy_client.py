@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from chaosdrill import tools
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient, ToxiproxyError
 from chaosdrill.errors import NotRunning
 from chaosdrill.sandbox.supervisor import free_port
-from chaosdrill.targets.toxiproxy import ToxiproxyClient, ToxiproxyError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from chaosdrill import watchdog
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.ledger import Fault, Ledger, default_ledger
 from chaosdrill.targets import inject
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

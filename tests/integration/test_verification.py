@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.errors import FaultNotApplied
 from chaosdrill.ledger import default_ledger
 from chaosdrill.targets import sandbox as driver
-from chaosdrill.targets.toxiproxy import ToxiproxyClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

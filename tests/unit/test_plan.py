@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import yaml
 
-from chaosdrill.drills.expectation import Status, expectation_of, outcome_of
 from chaosdrill.drills.plan import load_plan
 from chaosdrill.errors import BadInput
+from chaosdrill.expectation import Status, expectation_of, outcome_of
 from chaosdrill.targets import Target
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from chaosdrill.drills.expectation import Status
-from chaosdrill.drills.plan import SloOverrides
+from chaosdrill.expectation import Status
 from chaosdrill.report import load_result, write_reports
 from chaosdrill.report.markdown import render_markdown
 from chaosdrill.report.model import availability_of, read_windows
+from chaosdrill.slo import SloOverrides
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 

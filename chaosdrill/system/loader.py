@@ -1,0 +1,122 @@
+"""Reading a system file: the schema first (every error names the file and the field), then
+the rules a schema cannot say, then the typed :class:`~chaosdrill.system.model.System`."""
+
+import os
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from chaosdrill.errors import BadInput
+from chaosdrill.schemas import check, load_schema
+from chaosdrill.schemas.reader import read_document
+from chaosdrill.system.model import (
+    PLACEHOLDER,
+    KubernetesSettings,
+    LinkMap,
+    Mechanism,
+    System,
+    ToxiproxyServer,
+)
+
+__all__ = ["SYSTEM_ENV", "load_system", "parse_system", "system_of"]
+
+SYSTEM_ENV = "CHAOSDRILL_SYSTEM"
+REQUEST_PLACEHOLDERS = frozenset({"user", "tenant", "seq", "stream"})
+
+
+def load_system(path: Path) -> System:
+    """The system file at ``path``, checked; BadInput names the file and the field."""
+    return parse_system(read_document(path), str(path))
+
+
+def system_of(configuration: Mapping[str, Any] | None) -> System | None:
+    """The experiment's system: ``configuration.chaosdrill_system``, else ``$CHAOSDRILL_SYSTEM``."""
+    raw = (configuration or {}).get("chaosdrill_system") or os.environ.get(SYSTEM_ENV)
+    if not raw:
+        return None
+    path = Path(os.path.expanduser(str(raw)))
+    if not path.is_file():
+        field = (
+            "configuration.chaosdrill_system"
+            if (configuration or {}).get("chaosdrill_system")
+            else SYSTEM_ENV
+        )
+        raise BadInput("<experiment>", field, f"system file {str(path)!r} does not exist")
+    return load_system(path)
+
+
+def _check_templates(requests: Mapping[str, Any], source: str) -> None:
+    """A request template may only use the placeholders the load generator fills."""
+    for name, template in requests.items():
+        parts = {
+            "path": template["path"],
+            **{f"headers.{k}": v for k, v in (template.get("headers") or {}).items()},
+        }
+        if isinstance(template.get("body"), str):
+            parts["body"] = template["body"]
+        for where, text in parts.items():
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+            except ValueError as e:
+                raise BadInput(source, f"endpoints.requests.{name}.{where}", f"bad placeholder: {e}") from e
+            unknown = sorted(set(fields) - REQUEST_PLACEHOLDERS)
+            if unknown:
+                raise BadInput(
+                    source,
+                    f"endpoints.requests.{name}.{where}",
+                    f"unknown placeholder {{{unknown[0]}}} (known: "
+                    + ", ".join(f"{{{p}}}" for p in sorted(REQUEST_PLACEHOLDERS))
+                    + ")",
+                )
+
+
+def _mechanisms(raw: Mapping[str, Any], source: str) -> dict[str, Mechanism]:
+    out = {}
+    for name, spec in raw.items():
+        labels = tuple(spec.get("labels") or ())
+        used = set(PLACEHOLDER.findall(spec["query"]))
+        undeclared = sorted(used - set(labels))
+        if undeclared:
+            raise BadInput(
+                source,
+                f"mechanisms.{name}.query",
+                f"uses {{{undeclared[0]}}} but labels are {list(labels)}: declare it in mechanisms.{name}.labels",
+            )
+        out[name] = Mechanism(name, spec["query"], labels)
+    return out
+
+
+def parse_system(data: Any, source: str) -> System:
+    check(data, load_schema("system"), source)
+    endpoints = data["endpoints"]
+    _check_templates(endpoints.get("requests") or {}, source)
+    servers = tuple(
+        ToxiproxyServer(
+            api=server["api"].rstrip("/"),
+            links=tuple(
+                LinkMap(lk["dc"], lk["az"], lk["link"], tuple(lk["proxies"]), lk.get("health_path"))
+                for lk in server["links"]
+            ),
+        )
+        for server in data.get("toxiproxy") or []
+    )
+    kube = data.get("kubernetes")
+    return System(
+        path=source,
+        name=data["name"],
+        endpoints=endpoints,
+        toxiproxy=servers,
+        prometheus=data.get("prometheus"),
+        alertmanager=data.get("alertmanager"),
+        kubernetes=None
+        if kube is None
+        else KubernetesSettings(
+            context=kube["context"],
+            kubeconfig=kube.get("kubeconfig"),
+            namespaces=tuple(kube["namespaces"]) if "namespaces" in kube else None,
+            zone_label=kube.get("zone_label", "topology.kubernetes.io/zone"),
+            dc_label=kube.get("dc_label", "chaosdrill.io/datacenter"),
+        ),
+        mechanisms=_mechanisms(data.get("mechanisms") or {}, source),
+    )

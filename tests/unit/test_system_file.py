@@ -1,0 +1,131 @@
+"""The system file: a good one reads into its typed form; every bad one names the file and the field."""
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chaosdrill.drivers.http_endpoint import section_settings
+from chaosdrill.errors import BadInput
+from chaosdrill.system import load_system, parse_system, system_of
+from chaosdrill.validate import Kind, validate_file
+
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
+
+GOOD: dict[str, Any] = {
+    "apiVersion": "chaosdrill.io/v1",
+    "kind": "System",
+    "name": "shop",
+    "endpoints": {
+        "base_url": "http://127.0.0.1:8080",
+        "requests": {
+            "default": {
+                "method": "POST",
+                "path": "/v1/generate?u={user}",
+                "headers": {"X-Tenant": "{tenant}"},
+                "json": {"prompt": "hi {seq}"},
+            }
+        },
+        "outcomes": {"rejected_statuses": [429, 503], "degraded": {"json_field": "degraded"}},
+    },
+    "toxiproxy": [
+        {
+            "api": "http://127.0.0.1:8474/",
+            "links": [{"dc": "dc1", "az": "az-a", "link": "replicas", "proxies": ["dc1-a-*"]}],
+        }
+    ],
+    "prometheus": {"url": "http://127.0.0.1:9090", "auth": {"bearer_token_env": "PROM_TOKEN"}},
+    "kubernetes": {"context": "staging", "namespaces": ["shop"]},
+    "mechanisms": {
+        "breaker_open": {
+            "query": 'max(breaker_state{dc="{dc}",pool="{pool}"}) == 1',
+            "labels": ["dc", "pool"],
+        }
+    },
+}
+
+
+def _with(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(GOOD)
+    node: Any = doc
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return doc
+
+
+def test_a_good_system_file_reads_into_its_typed_form(tmp_path: Path) -> None:
+    path = tmp_path / "system.yaml"
+    path.write_text(yaml.safe_dump(GOOD))
+    system = load_system(path)
+    assert system.name == "shop"
+    assert system.toxiproxy[0].api == "http://127.0.0.1:8474"
+    assert system.toxiproxy[0].links[0].proxies == ("dc1-a-*",)
+    assert system.kubernetes is not None and system.kubernetes.namespaces == ("shop",)
+    assert system.kubernetes.zone_label == "topology.kubernetes.io/zone"
+    assert validate_file(path) is Kind.SYSTEM
+
+
+def test_a_mechanism_query_is_filled_with_escaped_labels_and_keeps_promql_braces() -> None:
+    mech = parse_system(GOOD, "s.yaml").mechanisms["breaker_open"]
+    assert mech.render(dc="dc1", pool='a"b') == 'max(breaker_state{dc="dc1",pool="a\\"b"}) == 1'
+    with pytest.raises(BadInput, match="pool: mechanism breaker_open needs it"):
+        mech.render(dc="dc1")
+    with pytest.raises(BadInput, match="tenant: mechanism breaker_open takes"):
+        mech.render(dc="dc1", pool="a", tenant="t")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "problem"),
+    [
+        (("endpoints", "base_url"), "ftp://x", "endpoints.base_url", "matching"),
+        (
+            ("endpoints", "requests", "default", "method"),
+            "FETCH",
+            "endpoints.requests.default.method",
+            "one of",
+        ),
+        (
+            ("endpoints", "requests", "default", "path"),
+            "/x/{userid}",
+            "endpoints.requests.default.path",
+            "{userid}",
+        ),
+        (("endpoints", "requests", "default", "body"), "raw", "endpoints.requests.default", "not"),
+        (("toxiproxy", 0, "links", 0, "proxies"), [], "toxiproxy[0].links[0].proxies", "non-empty|few"),
+        (("prometheus", "auth"), {"token": "x"}, "prometheus.auth", "bearer_token_env"),
+        (("mechanisms", "breaker_open", "labels"), ["dc"], "mechanisms.breaker_open.query", "{pool}"),
+        (("mechanisms", "breakers_open"), {"query": "up"}, "mechanisms", "unknown field"),
+        (("kubernetes",), {"namespaces": ["a"]}, "kubernetes.context", "missing"),
+    ],
+)
+def test_every_error_names_the_file_and_the_field(
+    path: tuple[Any, ...], value: Any, field: str, problem: str
+) -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_system(_with(path, value), "team/system.yaml")
+    assert caught.value.source == "team/system.yaml"
+    assert caught.value.field == field
+    assert caught.value.problem and re.search(problem, caught.value.problem)
+
+
+def test_an_experiment_reaches_prometheus_through_its_system_file(tmp_path: Path) -> None:
+    path = tmp_path / "system.yaml"
+    path.write_text(yaml.safe_dump(GOOD))
+    conf = {"chaosdrill_target": "system", "chaosdrill_system": str(path)}
+    source, where, block = section_settings(conf, "prometheus")
+    assert (source, where, block["url"]) == (str(path), "prometheus", "http://127.0.0.1:9090")
+    # The experiment's own setting wins over the file's.
+    own = {**conf, "chaosdrill_prometheus": {"url": "http://127.0.0.1:1"}}
+    assert section_settings(own, "prometheus")[2]["url"] == "http://127.0.0.1:1"
+    # A section the file does not have is still reported as missing from the experiment.
+    with pytest.raises(BadInput, match="chaosdrill_alertmanager"):
+        section_settings(conf, "alertmanager")
+
+
+def test_a_missing_system_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match=r"chaosdrill_system: system file .*nope\.yaml"):
+        system_of({"chaosdrill_system": str(tmp_path / "nope.yaml")})
