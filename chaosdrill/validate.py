@@ -15,6 +15,7 @@ import copy
 import importlib
 import importlib.util
 import inspect
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from enum import Enum
@@ -27,7 +28,8 @@ from chaoslib.exceptions import ChaosException
 from chaosdrill.drills.plan import load_plan
 from chaosdrill.errors import BadInput
 from chaosdrill.expectation import expectation_of
-from chaosdrill.load.profile import parse_profile
+from chaosdrill.load.profile import Profile, parse_profile
+from chaosdrill.load.template import parse_endpoints
 from chaosdrill.rehearsal.runbook import ProbeRef, Runbook, load_runbook
 from chaosdrill.sandbox.topology import Topology, topology_from_dict
 from chaosdrill.schemas import check, load_schema
@@ -141,9 +143,28 @@ def _check_load_controls(experiment: Mapping[str, Any], source: str) -> None:
         prefix = f"{where}.provider.arguments.profile"
         spec = {"url": "http://127.0.0.1/", "duration_s": arguments.get("max_duration_s", 600.0)}
         try:
-            parse_profile({**spec, **arguments["profile"]}, source)
+            profile = parse_profile({**spec, **arguments["profile"]}, source)
         except BadInput as e:
             raise BadInput(source, f"{prefix}.{e.field}", e.problem) from e
+        _check_load_endpoints(arguments, profile, source, f"{where}.provider.arguments")
+
+
+def _check_load_endpoints(arguments: Mapping[str, Any], profile: Profile, source: str, prefix: str) -> None:
+    """The load control's request templates, unless they hold ${...} for chaoslib to fill in."""
+    raw = arguments.get("endpoints")
+    if raw is None or "${" in json.dumps(raw, default=str):
+        return
+    try:
+        endpoints = parse_endpoints(raw, source)
+        endpoints.check_streams([s.name for s in profile.streams], source)
+    except BadInput as e:
+        raise BadInput(source, f"{prefix}.{e.field}", e.problem) from e
+    if "url" in arguments["profile"]:
+        raise BadInput(
+            source,
+            f"{prefix}.profile.url",
+            "with request templates, give the URL as endpoints.base_url or as url",
+        )
 
 
 def _check_target_rules(configuration: Mapping[str, Any], source: str) -> None:

@@ -1,6 +1,7 @@
 """``chaosdrill load run|status|surge|stop``: open-model load outside an experiment.
 
-The command only turns arguments into a :class:`~chaosdrill.load.profile.Profile`, starts
+The command only turns arguments into a :class:`~chaosdrill.load.profile.Profile` (and,
+with ``--request-template``, :class:`~chaosdrill.load.template.Endpoints`), starts
 the same worker process the load control uses, and shows what the worker reports; all
 load logic lives in ``chaosdrill.load``. Arguments are validated by the profile parser,
 and its field names are translated back into the flags the user typed.
@@ -22,8 +23,9 @@ from chaosdrill.errors import BadInput, NotRunning
 from chaosdrill.load import control
 from chaosdrill.load import measurements as m
 from chaosdrill.load.profile import Profile, load_profile, parse_profile, parse_stream_spec
+from chaosdrill.load.template import Endpoints, load_endpoints
 
-__all__ = ["build_profile", "register", "summary_rows"]
+__all__ = ["build_endpoints", "build_profile", "register", "summary_rows"]
 
 SOURCE = "<argument>"
 REFRESH_S = 0.5
@@ -52,7 +54,16 @@ def register(sub: Any) -> None:
     lsub = p.add_subparsers(dest="load_command", required=True)
 
     run = lsub.add_parser("run", help="send load until --duration, then print a summary")
-    run.add_argument("--url", help="endpoint (default path /v1/generate)")
+    run.add_argument(
+        "--url", help="endpoint (default path /v1/generate); with --request-template, the base URL"
+    )
+    run.add_argument(
+        "--request-template",
+        type=Path,
+        metavar="FILE",
+        help="YAML/JSON endpoints (base_url, request templates, outcome rules), or a system file; "
+        "without it the sandbox's request contract is sent",
+    )
     run.add_argument("--rate", type=float, help="requests per second of the single default stream")
     run.add_argument("--duration", type=float, help="seconds to run")
     run.add_argument("--profile", type=Path, help="a YAML/JSON load profile; flags override its fields")
@@ -104,13 +115,22 @@ def _renamed(e: BadInput, single: bool) -> BadInput:
     return BadInput(SOURCE, flag, e.problem)
 
 
-def build_profile(args: argparse.Namespace) -> Profile:
-    """The profile the flags describe (on top of ``--profile``, if given)."""
+def build_endpoints(args: argparse.Namespace) -> Endpoints | None:
+    """The ``--request-template`` endpoints, aimed at ``--url`` if given."""
+    if args.request_template is None:
+        return None
+    endpoints = load_endpoints(args.request_template)
+    return endpoints if args.url is None else endpoints.with_base_url(args.url, SOURCE, "--url")
+
+
+def build_profile(args: argparse.Namespace, endpoints: Endpoints | None = None) -> Profile:
+    """The profile the flags describe (on top of ``--profile``, if given). With ``endpoints``
+    the URL is their base URL (a ``--profile``'s own URL is not used)."""
     if args.rate is not None and (args.profile or args.streams):
         raise BadInput(SOURCE, "--rate", "give either --rate, or --streams/--profile, not both")
     data: dict[str, Any] = load_profile(args.profile).to_dict() if args.profile else {}
     overrides = {
-        "url": args.url,
+        "url": args.url if endpoints is None else endpoints.base_url,
         "duration_s": args.duration,
         "timeout_s": args.timeout,
         "window_s": args.window,
@@ -231,12 +251,14 @@ def _follow(handle: control.LoadHandle, console: Console, quiet: bool) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    profile = build_profile(args)
+    endpoints = build_endpoints(args)
+    profile = build_profile(args, endpoints)
     out = args.out or _default_out()
     console = Console()
-    handle = control.start(profile, out)
+    handle = control.start(profile, out, endpoints=endpoints)
     if not args.json:
-        console.print(f"load: worker {handle.pid} -> {profile.url}; measurements in {handle.measurements}")
+        url = profile.url if endpoints is None else endpoints.base_url
+        console.print(f"load: worker {handle.pid} -> {url}; measurements in {handle.measurements}")
     interrupted = False
     try:
         _follow(handle, console, args.quiet or args.json)

@@ -9,7 +9,12 @@ written into the journal under ``chaosdrill.measurements``.
 
 Arguments (the ``provider.arguments`` of the control):
 ``profile`` — a load profile without ``url``/``duration_s`` (the sandbox edge and
-``max_duration_s`` are filled in), ``warmup_s`` (default 3), ``max_duration_s`` (default 600).
+``max_duration_s`` are filled in), ``warmup_s`` (default 3), ``max_duration_s`` (default 600),
+``endpoints`` — optional, the ``endpoints`` mapping of a system file (request templates and
+outcome rules) for a service that is not the sandbox; without it, the endpoints of the system
+the configuration selects (``chaosdrill.load.system.endpoints_for``), else the sandbox's
+contract; ``url`` — optional, where to send instead (it replaces ``endpoints.base_url``, or
+the sandbox edge).
 """
 
 import logging
@@ -22,6 +27,7 @@ from chaosdrill.errors import BadInput
 
 if TYPE_CHECKING:
     from chaosdrill.load.control import LoadHandle
+    from chaosdrill.load.template import Endpoints
 
 __all__ = [
     "after_experiment_control",
@@ -32,6 +38,7 @@ __all__ = [
 
 log = logging.getLogger("chaosdrill.controls.load")
 _handle: "LoadHandle | None" = None
+ARGUMENTS = "<experiment> controls[chaosdrill-load].provider.arguments"
 
 
 def measurements_path() -> Path | None:
@@ -48,11 +55,24 @@ def _sandbox_url() -> str:
     return f"{require_state()['edge']['url']}/v1/generate"
 
 
+def _endpoints(endpoints: Any, url: str | None, configuration: dict[str, Any] | None) -> "Endpoints | None":
+    from chaosdrill.load.system import endpoints_for
+    from chaosdrill.load.template import parse_endpoints
+
+    found = parse_endpoints(endpoints, ARGUMENTS) if endpoints is not None else endpoints_for(configuration)
+    if found is not None and url is not None:
+        found = found.with_base_url(url, ARGUMENTS, "url")
+    return found
+
+
 def before_experiment_control(
     context: Any,
     profile: dict[str, Any] | None = None,
     warmup_s: float = 3.0,
     max_duration_s: float = 600.0,
+    endpoints: dict[str, Any] | None = None,
+    url: str | None = None,
+    configuration: dict[str, Any] | None = None,
     **_kwargs: Any,
 ) -> None:
     """Start the load worker and wait out the warm-up."""
@@ -66,13 +86,31 @@ def before_experiment_control(
         raise BadInput(
             "<experiment>", "controls[chaosdrill-load].provider.arguments.profile", "must be a mapping"
         )
+    if url is not None and not isinstance(url, str):
+        raise BadInput(ARGUMENTS, "url", f"must be a URL string, got {url!r}")
+    found = _endpoints(endpoints, url, configuration)
     spec = {"duration_s": max_duration_s, **profile}
-    spec.setdefault("url", _sandbox_url())
-    parsed = parse_profile(spec, "<experiment> controls[chaosdrill-load].provider.arguments.profile")
-    _handle = start(parsed, _run_dir())
+    if found is not None:
+        if "url" in profile:
+            raise BadInput(
+                ARGUMENTS,
+                "profile.url",
+                "with request templates, give the URL as endpoints.base_url or as url",
+            )
+        spec["url"] = found.base_url
+    elif url is not None:
+        spec["url"] = url
+    else:
+        spec.setdefault("url", _sandbox_url())
+    parsed = parse_profile(spec, f"{ARGUMENTS}.profile")
+    _handle = start(parsed, _run_dir(), endpoints=found)
     runctx.set_measurements(_handle.measurements)
     log.info(
-        "load: %.0f req/s over %d streams -> %s", parsed.total_rate, len(parsed.streams), _handle.measurements
+        "load: %.0f req/s over %d streams to %s -> %s",
+        parsed.total_rate,
+        len(parsed.streams),
+        parsed.url if found is None else found.base_url,
+        _handle.measurements,
     )
     time.sleep(warmup_s)
 

@@ -8,13 +8,15 @@ read-until-close are handled too), looks only at the headers the outcome contrac
 and calls its owner back with a :class:`Verdict`; no task or future per request.
 
 It is deliberately not a general HTTP client: no redirects, no cookies, no compression,
-no pipelining, no request bodies other than the pre-built bytes it is handed.
+no pipelining, no request bodies other than the pre-built bytes it is handed. Which
+headers mark a degraded answer or name the DC that served it comes from the service's
+outcome rules (a :class:`~chaosdrill.load.outcome.Classifier`).
 """
 
 import asyncio
 from typing import Protocol, cast
 
-from chaosdrill.load.outcome import ErrorReason, Verdict, classify_response
+from chaosdrill.load.outcome import SANDBOX_CLASSIFIER, Classifier, ErrorReason, Verdict
 
 __all__ = ["MAX_BODY", "MAX_HEAD", "Connection", "ConnectionOwner", "Request", "parse_chunked"]
 
@@ -82,7 +84,6 @@ def _header(head: bytes, lower: bytes, name: bytes) -> bytes | None:
 _H_LENGTH = b"\r\ncontent-length:"
 _H_TE = b"\r\ntransfer-encoding:"
 _H_CONN = b"\r\nconnection:"
-_H_DEGRADED = b"\r\nx-chaosdrill-degraded:"
 _H_RETRY = b"\r\nretry-after:"
 
 # Parser states.
@@ -92,8 +93,10 @@ _HEAD, _BODY, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2, 3
 class Connection(asyncio.Protocol):
     """One keep-alive connection carrying at most one request at a time."""
 
-    def __init__(self, owner: ConnectionOwner) -> None:
+    def __init__(self, owner: ConnectionOwner, classifier: Classifier = SANDBOX_CLASSIFIER) -> None:
         self.owner = owner
+        self.classifier = classifier
+        self.served_by: bytes | None = None  # the last response's served-by header, when asked for
         self.transport: asyncio.Transport | None = None
         self.request: Request | None = None
         self.closed = False
@@ -183,13 +186,24 @@ class Connection(asyncio.Protocol):
                 return
             lower = head.lower()
             self._status = status
-            self._degraded = _header(head, lower, _H_DEGRADED) if status == 200 else None
+            rules = self.classifier
+            needle = rules.degraded_needle
+            self._degraded = (
+                _header(head, lower, needle) if needle is not None and 200 <= status < 300 else None
+            )
             self._retry_after = status == 429 and lower.find(_H_RETRY) >= 0
+            if rules.served_by_needle is not None:
+                self.served_by = _header(head, lower, rules.served_by_needle)
             conn = _header(head, lower, _H_CONN)
             self._keep = head[5:8] == b"1.1" and not (conn is not None and b"close" in conn.lower())
             te = _header(head, lower, _H_TE)
             length = _header(head, lower, _H_LENGTH)
-            if te is not None and b"chunked" in te.lower():
+            request = self.request
+            if request is not None and request[2].startswith(b"HEAD "):
+                # The answer to HEAD has no body, whatever its Content-Length says.
+                self._need = 0
+                self._state = _BODY
+            elif te is not None and b"chunked" in te.lower():
                 self._state = _CHUNKED
             elif length is not None:
                 self._need = int(length)
@@ -229,7 +243,7 @@ class Connection(asyncio.Protocol):
     def _finish(self, body: bytes) -> None:
         self._buf = b""
         self._state = _HEAD
-        verdict = classify_response(self._status, self._degraded, self._retry_after, body)
+        verdict = self.classifier.classify(self._status, self._degraded, self._retry_after, body)
         request, self.request = self.request, None
         if not self._keep:
             self.close()

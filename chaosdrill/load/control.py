@@ -22,6 +22,7 @@ from typing import Any
 
 from chaosdrill.errors import BadInput, ChaosdrillError, NotRunning
 from chaosdrill.load.profile import Profile
+from chaosdrill.load.template import Endpoints
 from chaosdrill.load.worker import HANDLE_FILE, current_file, write_json_atomic
 
 __all__ = ["LoadHandle", "current", "read_handle", "set_factor", "start"]
@@ -29,6 +30,7 @@ __all__ = ["LoadHandle", "current", "read_handle", "set_factor", "start"]
 HTTP_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 20.0
 PROFILE_FILE = "profile.json"
+ENDPOINTS_FILE = "endpoints.json"
 LOG_FILE = "worker.log"
 
 
@@ -171,15 +173,29 @@ def _log_tail(path: Path, limit: int = 2000) -> str:
         return "(no log)"
 
 
-def start(profile: Profile, out_dir: Path, *, timeout_s: float = START_TIMEOUT_S) -> LoadHandle:
+def start(
+    profile: Profile,
+    out_dir: Path,
+    *,
+    endpoints: Endpoints | None = None,
+    timeout_s: float = START_TIMEOUT_S,
+) -> LoadHandle:
     """Spawn a worker for ``profile`` writing into ``out_dir``; return once it is sending.
 
+    With ``endpoints`` the streams send their request templates to ``endpoints.base_url``
+    (the profile's URL is not used); without, the sandbox's contract goes to the profile's URL.
     The worker dies with the calling *thread's* process parent link (PR_SET_PDEATHSIG),
     so call this from the thread that lives as long as the run (the main thread).
     """
+    if endpoints is not None:
+        endpoints.check_streams([s.name for s in profile.streams])
     out_dir.mkdir(parents=True, exist_ok=True)
     profile_path = out_dir / PROFILE_FILE
     write_json_atomic(profile_path, profile.to_dict())
+    endpoints_path = out_dir / ENDPOINTS_FILE
+    endpoints_path.unlink(missing_ok=True)
+    if endpoints is not None:
+        write_json_atomic(endpoints_path, endpoints.to_dict())
     handle_path = out_dir / HANDLE_FILE
     handle_path.unlink(missing_ok=True)
     log_path = out_dir / LOG_FILE
@@ -194,6 +210,8 @@ def start(profile: Profile, out_dir: Path, *, timeout_s: float = START_TIMEOUT_S
         "--parent-pid",
         str(os.getpid()),
     ]
+    if endpoints is not None:
+        cmd += ["--endpoints", str(endpoints_path)]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout_s

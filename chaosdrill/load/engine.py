@@ -15,7 +15,6 @@ re-anchored at that moment, so the new rate applies from then on.
 import asyncio
 import contextlib
 import fnmatch
-import json
 import math
 import random
 import socket
@@ -29,11 +28,13 @@ from urllib.parse import urlsplit
 
 from chaosdrill.errors import BadInput
 from chaosdrill.load.client import Connection, Request
-from chaosdrill.load.outcome import ErrorReason, Outcome, Verdict
+from chaosdrill.load.outcome import SANDBOX_CLASSIFIER, Classifier, ErrorReason, Outcome, Verdict
 from chaosdrill.load.profile import Profile, Stream, UserSelection
 from chaosdrill.load.recorder import Recorder
+from chaosdrill.load.render import StreamRequests, requests_for
+from chaosdrill.load.template import Endpoints
 
-__all__ = ["Engine", "Target", "build_request", "resolve_target"]
+__all__ = ["Engine", "Target", "resolve_target"]
 
 IDLE_REUSE_S = 4.0  # don't reuse a connection idle for longer; servers close idle keep-alives
 PAYLOAD_CACHE_USERS = 4096
@@ -73,22 +74,6 @@ def resolve_target(url: str) -> Target:
     return Target(host, port, address, path, ssl.create_default_context() if secure else None)
 
 
-def build_request(target: Target, stream: Stream, user: str) -> bytes:
-    """The complete request bytes for one user of one stream (the body is fixed per stream)."""
-    body = json.dumps({"prompt": stream.prompt, "max_tokens": stream.max_tokens}).encode()
-    head = (
-        f"POST {target.path} HTTP/1.1\r\n"
-        f"Host: {target.host_header}\r\n"
-        f"X-Tenant: {stream.tenant}\r\n"
-        f"X-User: {user}\r\n"
-        f"X-Priority: {stream.priority.value}\r\n"
-        "Content-Type: application/json\r\n"
-        "User-Agent: chaosdrill-load\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode("latin-1") + body
-
-
 class _StreamState:
     """A stream's timetable and its request-building state."""
 
@@ -101,19 +86,26 @@ class _StreamState:
         "next_t",
         "payloads",
         "pick",
+        "render",
         "stream",
     )
 
-    def __init__(self, stream: Stream, target: Target) -> None:
+    def __init__(self, stream: Stream, requests: StreamRequests) -> None:
         self.stream = stream
+        self.render = requests.render
         self.base_rate = stream.rate
         self.factor = 1.0
         self.index = 0
         self.anchor_i = 0
         self.anchor_t = 0.0
         self.next_t = math.inf
-        cached = min(stream.users, PAYLOAD_CACHE_USERS)
-        self.payloads = [build_request(target, stream, stream.user_id(u)) for u in range(cached)]
+        # Requests that differ only by user are built once per user (up to a cache size);
+        # with {seq} in the template every request is rendered as it is scheduled.
+        cached = 0 if requests.uses_seq else min(stream.users, PAYLOAD_CACHE_USERS)
+        if requests.uses_user:
+            self.payloads = [requests.render(u, 0) for u in range(cached)]
+        else:
+            self.payloads = [requests.render(0, 0)] * cached
         users = stream.users
         if stream.user_selection is UserSelection.RANDOM:
             rng = random.Random(stream.seed)
@@ -143,12 +135,25 @@ class Engine:
 
     Times inside are ``time.monotonic()``; the recorder gets epoch seconds through a
     fixed offset taken at start, so windows line up with wall-clock time for reports.
+    Without ``endpoints`` it speaks the sandbox's contract at the target's path; with them,
+    each stream sends its request template and answers are judged by their outcome rules.
     """
 
-    def __init__(self, profile: Profile, target: Target, recorder_factory: Callable[["Engine"], Recorder]):
+    def __init__(
+        self,
+        profile: Profile,
+        target: Target,
+        recorder_factory: Callable[["Engine"], Recorder],
+        endpoints: Endpoints | None = None,
+    ):
         self.profile = profile
         self.target = target
-        self.streams = [_StreamState(s, target) for s in profile.streams]
+        self.endpoints = endpoints
+        self.classifier: Classifier = (
+            SANDBOX_CLASSIFIER if endpoints is None else Classifier(endpoints.outcomes)
+        )
+        requests = requests_for(profile, target.host_header, target.path, endpoints)
+        self.streams = [_StreamState(s, r) for s, r in zip(profile.streams, requests, strict=True)]
         self.recorder = recorder_factory(self)
         self.pending: deque[Request] = deque()
         self.idle: list[Connection] = []
@@ -276,15 +281,12 @@ class Engine:
             payloads = s.payloads
             n_cached = len(payloads)
             pick = s.pick
+            render = s.render
             i, anchor_i, anchor_t = s.index, s.anchor_i, s.anchor_t
             first = scheduled
             while t <= horizon and t < end and scheduled < limit:
                 user = pick(i)
-                payload = (
-                    payloads[user]
-                    if user < n_cached
-                    else build_request(self.target, s.stream, s.stream.user_id(user))
-                )
+                payload = payloads[user] if user < n_cached else render(user, i)
                 dispatch((idx, t, payload))
                 scheduled += 1
                 i += 1
@@ -322,7 +324,7 @@ class Engine:
             self.pending.append(request)
 
     def _open(self, request: Request) -> None:
-        conn = Connection(self)
+        conn = Connection(self, self.classifier)
         conn.request = request
         self.connections += 1
         self.busy.add(conn)
@@ -355,10 +357,12 @@ class Engine:
             reason = ErrorReason.OTHER
         self.on_failure(conn, request, reason)
 
-    def _complete(self, conn: Connection, request: Request, verdict: Verdict) -> None:
+    def _complete(
+        self, conn: Connection, request: Request, verdict: Verdict, served_by: bytes | None = None
+    ) -> None:
         now = time.monotonic()
         self.completed += 1
-        self.recorder.record(request[0], verdict, now - request[1], now + self.offset)
+        self.recorder.record(request[0], verdict, now - request[1], now + self.offset, served_by)
         if conn.closed:
             self.busy.discard(conn)
             self.connections -= 1
@@ -374,7 +378,7 @@ class Engine:
 
     # ConnectionOwner
     def on_response(self, conn: Connection, request: Request, verdict: Verdict) -> None:
-        self._complete(conn, request, verdict)
+        self._complete(conn, request, verdict, conn.served_by)
 
     def on_failure(self, conn: Connection, request: Request, reason: ErrorReason) -> None:
         conn.closed = True

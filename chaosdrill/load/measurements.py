@@ -52,6 +52,7 @@ class StreamWindow:
     degraded_malformed: int
     hist: str
     hist_good: str
+    served_by: Mapping[str, int] = field(default_factory=dict)  # empty: not tracked, or none seen
 
     @property
     def completed(self) -> int:
@@ -74,6 +75,12 @@ def _int(doc: Mapping[str, Any], key: str) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
+def _counts(raw: Any) -> dict[str, int]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): int(v) for k, v in raw.items() if isinstance(v, int | float)}
+
+
 def _stream_window(name: str, doc: Mapping[str, Any]) -> StreamWindow:
     errors = doc.get("errors") or {}
     return StreamWindow(
@@ -91,6 +98,7 @@ def _stream_window(name: str, doc: Mapping[str, Any]) -> StreamWindow:
         degraded_malformed=_int(doc, "degraded_malformed"),
         hist=str(doc.get("hist", "")),
         hist_good=str(doc.get("hist_good", "")),
+        served_by=_counts(doc.get("served_by")),
     )
 
 
@@ -176,6 +184,7 @@ class Summary:
     errors: dict[str, int] = field(default_factory=dict)
     rejected_without_retry_after: int = 0
     degraded_malformed: int = 0
+    served_by: dict[str, int] = field(default_factory=dict)
     hist: HdrHistogram = field(default_factory=new_histogram, repr=False)
     hist_good: HdrHistogram = field(default_factory=new_histogram, repr=False)
 
@@ -224,14 +233,17 @@ class Summary:
                 self.errors[reason] = self.errors.get(reason, 0) + n
             self.rejected_without_retry_after += s.rejected_without_retry_after
             self.degraded_malformed += s.degraded_malformed
+            for value, n in s.served_by.items():
+                self.served_by[value] = self.served_by.get(value, 0) + n
             if s.hist and s.ok + s.degraded + s.rejected + s.error:
                 self.hist.add(HdrHistogram.decode(s.hist))
             if s.hist_good and s.ok + s.degraded:
                 self.hist_good.add(HdrHistogram.decode(s.hist_good))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able totals and the usual percentiles, for probe results and reports."""
-        return {
+        """JSON-able totals and the usual percentiles, for probe results and reports
+        (with ``served_by`` only when the load counted which DC answered)."""
+        out: dict[str, Any] = {
             "windows": self.windows,
             "t0": self.t0,
             "t1": self.t1,
@@ -250,6 +262,9 @@ class Summary:
             "p99_s": self.percentile(99),
             "p99_good_s": self.percentile(99, good_only=True),
         }
+        if self.served_by:
+            out["served_by"] = dict(self.served_by)
+        return out
 
 
 def aggregate(

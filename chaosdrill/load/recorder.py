@@ -19,7 +19,16 @@ from hdrh.histogram import HdrHistogram
 
 from chaosdrill.load.outcome import ErrorReason, Outcome, Verdict
 
-__all__ = ["HIST_HIGHEST_US", "HIST_LOWEST_US", "HIST_SIGNIFICANT", "Recorder", "StreamInfo", "new_histogram"]
+__all__ = [
+    "HIST_HIGHEST_US",
+    "HIST_LOWEST_US",
+    "HIST_SIGNIFICANT",
+    "SERVED_BY_MAX_VALUES",
+    "SERVED_BY_OVERFLOW",
+    "Recorder",
+    "StreamInfo",
+    "new_histogram",
+]
 
 HIST_LOWEST_US = 1
 HIST_HIGHEST_US = 60_000_000
@@ -55,22 +64,32 @@ class _Counts:
         "rejected",
         "rejected_without_retry_after",
         "sent",
+        "served_by",
     )
 
     def __init__(self) -> None:
         self.hist = new_histogram()
         self.hist_good = new_histogram()
         self.errors: dict[str, int] = {}
+        self.served_by: dict[str, int] = {}
         self.clear()
 
     def clear(self) -> None:
         self.sent = self.ok = self.degraded = self.rejected = self.error = 0
         self.rejected_without_retry_after = self.degraded_malformed = 0
         self.errors.clear()
+        self.served_by.clear()
         if self.hist.get_total_count():
             self.hist.reset()
         if self.hist_good.get_total_count():
             self.hist_good.reset()
+
+
+def _count_served_by(counts: dict[str, int], raw: bytes) -> None:
+    key = raw[:SERVED_BY_MAX_LEN].decode("latin-1")
+    if key not in counts and len(counts) >= SERVED_BY_MAX_VALUES:
+        key = SERVED_BY_OVERFLOW
+    counts[key] = counts.get(key, 0) + 1
 
 
 def _clamp_us(latency_s: float) -> int:
@@ -81,6 +100,10 @@ def _clamp_us(latency_s: float) -> int:
 
 
 _TOTAL_KEYS = ("sent", "ok", "degraded", "rejected", "error")
+# A served-by header is the server's text: keep a window's line small whatever it sends.
+SERVED_BY_MAX_VALUES = 32
+SERVED_BY_MAX_LEN = 64
+SERVED_BY_OVERFLOW = "<other>"
 
 
 class Recorder:
@@ -88,6 +111,8 @@ class Recorder:
 
     Times given to it are epoch seconds and must not go backwards. ``target_rates`` is
     asked, at each window close, for each stream's current target rate (surges change it).
+    With ``track_served_by`` each stream's line also counts responses per served-by value
+    (which DC answered), under ``served_by``; lines without it mean it was not tracked.
     """
 
     def __init__(
@@ -99,8 +124,10 @@ class Recorder:
         start: float,
         meta: Mapping[str, Any],
         target_rates: Callable[[], Sequence[float]],
+        track_served_by: bool = False,
     ) -> None:
         self.path = path
+        self.track_served_by = track_served_by
         self.streams = list(streams)
         self.window_s = window_s
         self._start = start
@@ -127,11 +154,16 @@ class Recorder:
             self.roll(now)
         self._counts[stream].sent += n
 
-    def record(self, stream: int, verdict: Verdict, latency_s: float, now: float) -> None:
-        """Count one completed request; ``now`` is its completion time."""
+    def record(
+        self, stream: int, verdict: Verdict, latency_s: float, now: float, served_by: bytes | None = None
+    ) -> None:
+        """Count one completed request; ``now`` is its completion time, ``served_by`` the raw
+        value of the served-by header if the answer had one."""
         if now >= self.t1:
             self.roll(now)
         c = self._counts[stream]
+        if served_by is not None:
+            _count_served_by(c.served_by, served_by)
         us = _clamp_us(latency_s)
         c.hist.record_value(us)
         outcome = verdict.outcome
@@ -181,6 +213,8 @@ class Recorder:
                 "hist": c.hist.encode().decode("ascii"),
                 "hist_good": c.hist_good.encode().decode("ascii"),
             }
+            if self.track_served_by:
+                streams[info.name]["served_by"] = dict(c.served_by)
             c.clear()
         self._write({"t0": self.t0, "t1": t1, "streams": streams})
         self.windows_written += 1

@@ -1,4 +1,4 @@
-"""The load worker process: ``python -m chaosdrill.load.worker --profile FILE --out DIR``.
+"""The load worker process: ``python -m chaosdrill.load.worker --profile FILE --out DIR [--endpoints FILE]``.
 
 Load runs in its own process so that the Chaos Toolkit runner (which blocks in probes and
 actions) never delays a scheduled request, and so that the generator gets a core of its
@@ -10,6 +10,9 @@ in-flight requests a short grace and flushes its last (partial) window before ex
 It serves a tiny control API on 127.0.0.1 (ephemeral port): ``GET /status``,
 ``POST /factor`` ``{"stream": glob, "factor": x}`` and ``POST /stop``, and advertises it
 in ``<out>/load.json`` and in ``chaosdrill.paths.home()/load/current.json``.
+
+Without ``--endpoints`` it speaks the sandbox's contract at the profile's URL; with an
+endpoints file (request templates and outcome rules) it loads any HTTP service.
 """
 
 import argparse
@@ -33,6 +36,7 @@ from chaosdrill.errors import BadInput, ChaosdrillError
 from chaosdrill.load.engine import Engine, resolve_target
 from chaosdrill.load.profile import Profile, load_profile
 from chaosdrill.load.recorder import Recorder, StreamInfo
+from chaosdrill.load.template import Endpoints, load_endpoints
 
 __all__ = ["HANDLE_FILE", "MEASUREMENTS_FILE", "current_file", "main", "run", "write_json_atomic"]
 
@@ -66,8 +70,10 @@ def die_with_parent(parent_pid: int | None) -> None:
 
 
 class _Worker:
-    def __init__(self, profile: Profile, out_dir: Path) -> None:
+    def __init__(self, profile: Profile, out_dir: Path, endpoints: Endpoints | None = None) -> None:
         self.profile = profile
+        self.endpoints = endpoints
+        self.url = profile.url if endpoints is None else endpoints.base_url
         self.out_dir = out_dir
         self.measurements = out_dir / MEASUREMENTS_FILE
         self.handle_path = out_dir / HANDLE_FILE
@@ -75,18 +81,23 @@ class _Worker:
         self.state = "starting"
         self.control_url = ""
         self.started = time.time()
-        target = resolve_target(profile.url)
-        self.engine = Engine(profile, target, self._recorder)
+        target = resolve_target(self.url)
+        self.engine = Engine(profile, target, self._recorder, endpoints)
 
     def _recorder(self, engine: Engine) -> Recorder:
         infos = [StreamInfo(s.name, s.tenant, s.priority.value) for s in self.profile.streams]
+        meta = self.profile.to_dict()
+        if self.endpoints is not None:
+            meta["endpoints"] = self.endpoints.to_dict()
         return Recorder(
             self.measurements,
             infos,
             window_s=self.profile.window_s,
             start=time.time(),
-            meta=self.profile.to_dict(),
+            meta=meta,
             target_rates=engine.target_rates,
+            track_served_by=self.endpoints is not None
+            and self.endpoints.outcomes.served_by_header is not None,
         )
 
     # -- control API ------------------------------------------------------------------------
@@ -97,7 +108,7 @@ class _Worker:
         return {
             "pid": os.getpid(),
             "state": self.state,
-            "url": self.profile.url,
+            "url": self.url,
             "elapsed_s": round(elapsed, 3),
             "duration_s": self.profile.duration_s,
             "scheduled": e.scheduled,
@@ -205,7 +216,7 @@ class _Worker:
             await runner.cleanup()
 
 
-def run(profile: Profile, out_dir: Path) -> None:
+def run(profile: Profile, out_dir: Path, endpoints: Endpoints | None = None) -> None:
     """Run the load in this process until it ends or is stopped (blocking)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -216,7 +227,7 @@ def run(profile: Profile, out_dir: Path) -> None:
         runner = asyncio.run
 
     async def main() -> None:
-        await _Worker(profile, out_dir).run()
+        await _Worker(profile, out_dir, endpoints).run()
 
     runner(main())
 
@@ -225,12 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chaosdrill.load.worker", description=__doc__)
     parser.add_argument("--profile", required=True, type=Path, help="profile file (YAML or JSON)")
     parser.add_argument("--out", required=True, type=Path, help="directory for measurements.jsonl")
+    parser.add_argument(
+        "--endpoints", type=Path, default=None, help="request templates and outcome rules (YAML or JSON)"
+    )
     parser.add_argument("--parent-pid", type=int, default=None, help="exit if this is no longer the parent")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     die_with_parent(args.parent_pid)
     try:
-        run(load_profile(args.profile), args.out)
+        endpoints = None if args.endpoints is None else load_endpoints(args.endpoints)
+        run(load_profile(args.profile), args.out, endpoints)
     except ChaosdrillError as e:
         print(f"chaosdrill load worker: {e}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ from chaosdrill.system.model import (
 __all__ = ["SYSTEM_ENV", "load_system", "parse_system", "system_of"]
 
 SYSTEM_ENV = "CHAOSDRILL_SYSTEM"
-REQUEST_PLACEHOLDERS = frozenset({"user", "tenant", "seq", "stream"})
+REQUEST_PLACEHOLDERS = frozenset({"user", "tenant", "seq", "stream", "priority"})
 
 
 def load_system(path: Path) -> System:
