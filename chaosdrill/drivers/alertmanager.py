@@ -8,10 +8,9 @@ webhook tokens) is never kept.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from chaosdrill.drivers.http_endpoint import Endpoint, call, open_session
+from chaosdrill.drivers.http_endpoint import ApiClient, call
 from chaosdrill.drivers.timestamps import parse_rfc3339
 from chaosdrill.errors import PermanentError
 
@@ -24,7 +23,6 @@ __all__ = [
 ]
 
 WHAT = "Alertmanager"
-DEFAULT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -121,28 +119,8 @@ def parse_status(body: Any) -> AlertmanagerStatus:
     )
 
 
-class AlertmanagerClient:
+class AlertmanagerClient(ApiClient):
     """One Alertmanager. Use it as a context manager, or call :meth:`close`."""
-
-    def __init__(self, endpoint: Endpoint, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self.endpoint = endpoint
-        self.timeout_s = timeout_s
-        self._http = open_session(endpoint)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def url(self) -> str:
-        return self.endpoint.url
 
     def _get(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
         reply = call(self._http, self.endpoint, WHAT, "GET", path, timeout_s=self.timeout_s, params=params)

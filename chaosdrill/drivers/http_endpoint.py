@@ -14,7 +14,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -24,8 +25,10 @@ from chaosdrill.errors import ActivityFailed, BadInput, NotRunning, PermanentErr
 from chaosdrill.system import system_of
 
 __all__ = [
+    "DEFAULT_TIMEOUT_S",
     "EXPERIMENT",
     "SECTION_PREFIX",
+    "ApiClient",
     "Auth",
     "BasicAuth",
     "BearerToken",
@@ -393,3 +396,31 @@ def call(
             )
         )
     return reply
+
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class ApiClient:
+    """A session to one outside HTTP API (a Prometheus, an Alertmanager): a context manager
+    that holds the endpoint and its timeout, and closes its connections at the end."""
+
+    def __init__(self, endpoint: Endpoint, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.endpoint = endpoint
+        self.timeout_s = timeout_s
+        self._http = open_session(endpoint)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url

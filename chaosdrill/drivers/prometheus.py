@@ -12,10 +12,9 @@ URL; a 5xx or a timeout is a ``TemporaryError`` worth retrying.
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, NoReturn, Self
+from typing import Any, Literal, NoReturn
 
-from chaosdrill.drivers.http_endpoint import Endpoint, Reply, call, open_session
+from chaosdrill.drivers.http_endpoint import ApiClient, Reply, call
 from chaosdrill.drivers.timestamps import parse_rfc3339
 from chaosdrill.errors import BadInput, PermanentError, TemporaryError
 
@@ -35,7 +34,6 @@ __all__ = [
 ]
 
 WHAT = "Prometheus"
-DEFAULT_TIMEOUT_S = 10.0
 # Errors Prometheus reports about the query itself rather than about its own health.
 QUERY_ERROR_TYPES = frozenset({"bad_data", "execution"})
 RETRYABLE_ERROR_TYPES = frozenset({"timeout", "canceled", "unavailable", "internal"})
@@ -260,28 +258,8 @@ def _seconds(t: float) -> str:
 # --- the client -------------------------------------------------------------------------------
 
 
-class PrometheusClient:
+class PrometheusClient(ApiClient):
     """One Prometheus server. Use it as a context manager, or call :meth:`close`."""
-
-    def __init__(self, endpoint: Endpoint, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self.endpoint = endpoint
-        self.timeout_s = timeout_s
-        self._http = open_session(endpoint)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def url(self) -> str:
-        return self.endpoint.url
 
     def _api(self, path: str, *, query: str | None = None, form: Mapping[str, str] | None = None) -> Any:
         """POST a form (queries: no URL length limit) or GET, and return the answer's ``data``."""

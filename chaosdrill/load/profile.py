@@ -28,6 +28,7 @@ __all__ = [
     "load_profile",
     "parse_profile",
     "parse_stream_spec",
+    "read_data_file",
 ]
 
 DEFAULT_PATH = "/v1/generate"
@@ -231,6 +232,11 @@ def parse_profile(data: Any, source: str = "<profile>") -> Profile:
 
 def load_profile(path: Path) -> Profile:
     """Read a YAML or JSON profile file."""
+    return parse_profile(read_data_file(path), str(path))
+
+
+def read_data_file(path: Path) -> Any:
+    """A YAML or JSON file's data (JSON by its suffix); BadInput names the file."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -242,7 +248,7 @@ def load_profile(path: Path) -> Profile:
         raise BadInput(
             source, "<file>", f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}"
         ) from e
-    return parse_profile(data, source)
+    return data
 
 
 def parse_stream_spec(spec: str, source: str = "<argument>", field: str = "--streams") -> dict[str, Any]:

@@ -11,7 +11,6 @@ problem is a :class:`BadInput` naming the field (``endpoints.requests.default.pa
 Templates are only parsed here; ``chaosdrill.load.render`` turns them into request bytes.
 """
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -20,9 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from chaosdrill.errors import BadInput
+from chaosdrill.load.profile import read_data_file
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -425,16 +423,7 @@ def load_endpoints(path: Path, *, section_required: bool = False) -> Endpoints:
     """Read endpoints from a YAML or JSON file: a system file (its ``endpoints`` section) or,
     unless ``section_required``, a file holding just the ``endpoints`` mapping."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise BadInput(source, "<file>", f"cannot read: {e.strerror or e}") from e
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise BadInput(
-            source, "<file>", f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}"
-        ) from e
+    data = read_data_file(path)
     if isinstance(data, Mapping) and "endpoints" in data:
         data = data["endpoints"]
     elif section_required:
