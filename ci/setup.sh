@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a fresh machine: the pinned Python environment, redis-server
-# Prometheus and Alertmanager from apt when missing, and the pinned Go tools.
+# Idempotent set-up for a fresh machine: the pinned Python environment, redis-server,
+# prometheus and prometheus-alertmanager from apt when missing, and the pinned Go tools.
 # A second run only checks stamps and takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ fi
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The sandbox's monitoring (and promtool/amtool, which come with them).
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -27,8 +28,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-  # Debian starts the services it installs; the sandbox runs its own instances.
-  for svc in redis-server prometheus prometheus-alertmanager prometheus-node-exporter; do
+  # Debian starts the services it installs (Prometheus on 9090, Alertmanager on 9093); the
+  # sandbox runs its own instances on free ports. Only what was just installed is disabled
+  # (each package names its service): a redis-server someone runs on purpose is left alone.
+  for svc in "${need_apt[@]}"; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi

@@ -16,6 +16,12 @@ def register(sub: Any) -> None:
     up = ssub.add_parser("up", help="start every process (idempotent)")
     up.add_argument("--topology", type=Path, help="topology YAML (default: 3 DCs x 2 AZs x 2 replicas)")
     up.add_argument("--json", action="store_true")
+    up.add_argument(
+        "--no-monitoring",
+        action="store_true",
+        help="start no Prometheus or Alertmanager (they start by default)",
+    )
+    up.add_argument("--slo-target", type=float, help="the objective the alert rules judge by (default 0.995)")
     up.set_defaults(func=_up)
     down = ssub.add_parser("down", help="stop everything; leaves no process or proxy behind")
     down.set_defaults(func=_down)
@@ -39,11 +45,13 @@ def _print_status(as_json: bool) -> dict[str, Any]:
             print(f"  gateway    {dc}: {url}")
         for pool, n in st["replicas"].items():
             print(f"  replicas   {pool}: {n}")
+        for name, url in (st.get("monitoring") or {}).items():
+            print(f"  monitoring {name}: {url}")
     return st
 
 
 def _up(args: argparse.Namespace) -> int:
-    lifecycle.up(args.topology)
+    lifecycle.up(args.topology, monitoring=not args.no_monitoring, slo_target=args.slo_target)
     _print_status(args.json)
     return 0
 

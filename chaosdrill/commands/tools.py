@@ -25,6 +25,11 @@ def _install(args: argparse.Namespace) -> int:
         "redis-server", "install it with `apt-get install redis-server` (make setup does)"
     )
     say("redis-server: found")
+    for name in ("prometheus", "prometheus-alertmanager", "promtool"):  # the sandbox's monitoring
+        tools.find_system_binary(
+            name, "install it with `apt-get install prometheus prometheus-alertmanager` (make setup does)"
+        )
+        say(f"{name}: found")
     if args.kubernetes:
         from chaosdrill.kube import build
 

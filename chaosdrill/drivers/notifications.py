@@ -8,7 +8,7 @@ the receiver's bug and is reported with its line number.
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class NotifiedAlert:
     starts_at: float | None
     ends_at: float | None
     fingerprint: str
+    annotations: dict[str, str] = field(default_factory=dict)
 
     def matches(self, name: str, labels: Mapping[str, str]) -> bool:
         return self.name == name and all(self.labels.get(k) == v for k, v in labels.items())
@@ -51,6 +52,11 @@ class Notification:
     status: str
     group_labels: dict[str, str]
     alerts: tuple[NotifiedAlert, ...]
+    path: str = ""  # the receiver's URL path (the sandbox's routing: /p0 or /p1)
+
+    def names(self, status: str | None = None) -> set[str]:
+        """The alert names in this notification, optionally only those with ``status``."""
+        return {a.name for a in self.alerts if status is None or a.status == status}
 
 
 def notifications_file(path: str | None, configuration: Mapping[str, Any] | None) -> Path:
@@ -85,6 +91,7 @@ def _notified_alert(raw: Any) -> NotifiedAlert:
         starts_at=parse_rfc3339(raw.get("startsAt")),
         ends_at=parse_rfc3339(raw.get("endsAt")),
         fingerprint=str(raw.get("fingerprint", "")),
+        annotations=_labels(raw.get("annotations") or {}),
     )
 
 
@@ -107,6 +114,7 @@ def parse_notification(record: Any) -> Notification:
         status=str(payload.get("status", "")),
         group_labels=_labels(payload.get("groupLabels") or {}),
         alerts=tuple(_notified_alert(a) for a in alerts),
+        path=str(record.get("path", "")),
     )
 
 

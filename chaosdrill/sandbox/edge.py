@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from chaosdrill.sandbox.service import metrics_handler, run_service
 from chaosdrill.sandbox.state import read_state
@@ -27,6 +27,12 @@ __all__ = ["Edge", "home_dc_index", "main"]
 
 FORWARD_REQUEST = ("X-Tenant", "X-User", "X-Priority", "Content-Type")
 FORWARD_RESPONSE = ("Retry-After", "X-Chaosdrill-Degraded", "X-Chaosdrill-Shed", "Content-Type")
+NO_DC = "none"  # the ``dc`` label of an answer no data center gave (no healthy DC left)
+# The statuses the sandbox answers with, created at zero so that rate() sees the first error:
+# a counter series born at its first increment loses that increment to rate().
+KNOWN_CODES = ("200", "429", "502", "503", "504")
+# Latency buckets around the replicas' ~100 ms median and the gateway's 0.5 s upstream timeout.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
 
 
 def home_dc_index(user: str, n_dcs: int) -> int:
@@ -56,6 +62,21 @@ class Edge:
         self.m_routed = Counter("edge_requests_total", "Requests by serving DC", ["dc", "home"], registry=reg)
         self.m_healthy = Gauge("edge_dc_healthy", "1 when the DC passes health checks", ["dc"], registry=reg)
         self.m_failed = Counter("edge_upstream_errors_total", "Gateway unreachable", ["dc"], registry=reg)
+        # What users saw, for the SLO rules in monitoring/: every answer, the edge's own included.
+        self.m_responses = Counter(
+            "edge_responses_total", "Answers to users by serving DC and status", ["dc", "code"], registry=reg
+        )
+        self.m_latency = Histogram(
+            "edge_request_duration_seconds",
+            "Time from request to answer, by serving DC",
+            ["dc"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        for dc in (*dcs, NO_DC):
+            self.m_latency.labels(dc)
+            for code in KNOWN_CODES:
+                self.m_responses.labels(dc, code)
 
     def route(self, user: str, avoid: str = "") -> DcHealth | None:
         """The user's home DC, or the next healthy one in ring order (skipping ``avoid``)."""
@@ -106,16 +127,24 @@ class Edge:
             await asyncio.sleep(self.spec.health_interval_s)
 
     async def generate(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        resp, dc = await self._generate(request)
+        self.m_responses.labels(dc, str(resp.status)).inc()
+        self.m_latency.labels(dc).observe(time.perf_counter() - started)
+        return resp
+
+    async def _generate(self, request: web.Request) -> tuple[web.Response, str]:
+        """The answer, and the DC it is accounted to (the one that failed, for a 502)."""
         assert self.session is not None
         user = request.headers.get("X-User", "")
         target = self.route(user)
         if target is None:
-            return web.json_response({"error": "no healthy data center"}, status=503)
+            return web.json_response({"error": "no healthy data center"}, status=503), NO_DC
         home = self.order[home_dc_index(user, len(self.order))]
         body = await request.read()
         headers = {k: request.headers[k] for k in FORWARD_REQUEST if k in request.headers}
         try:
-            return await self._forward(target, home, body, headers)
+            return await self._forward(target, home, body, headers), target.name
         except aiohttp.ClientConnectorError:
             # Refused: the request never reached the gateway, so it is safe to send it to
             # the next DC now rather than wait for the health checks to notice.
@@ -123,13 +152,12 @@ class Edge:
             retry = self.route(user, avoid=target.name)
             if retry is not None:
                 try:
-                    return await self._forward(retry, home, body, headers)
+                    return await self._forward(retry, home, body, headers), retry.name
                 except (aiohttp.ClientError, TimeoutError):
                     self.m_failed.labels(retry.name).inc()
-            return web.json_response({"error": f"gateway {target.name} unreachable"}, status=502)
         except (aiohttp.ClientError, TimeoutError):
             self.m_failed.labels(target.name).inc()
-            return web.json_response({"error": f"gateway {target.name} unreachable"}, status=502)
+        return web.json_response({"error": f"gateway {target.name} unreachable"}, status=502), target.name
 
     async def _forward(
         self, target: DcHealth, home: str, body: bytes, headers: dict[str, str]

@@ -16,6 +16,7 @@ from typing import Any
 
 from chaosdrill import paths
 from chaosdrill.errors import ChaosdrillError, NotRunning
+from chaosdrill.monitoring.rules import RuleParams
 from chaosdrill.procs import alive, group_members
 from chaosdrill.sandbox.state import read_state
 from chaosdrill.sandbox.topology import load_topology
@@ -47,17 +48,26 @@ def require_state() -> dict[str, Any]:
     return state
 
 
-def up(topology: Path | None = None) -> dict[str, Any]:
-    """Start the sandbox (or return the running one's state)."""
+def up(
+    topology: Path | None = None, monitoring: bool = True, slo_target: float | None = None
+) -> dict[str, Any]:
+    """Start the sandbox (or return the running one's state), with Prometheus and Alertmanager
+    unless ``monitoring`` is false; ``slo_target`` sets the objective their rules judge by."""
     if is_up():
         return require_state()
     load_topology(topology)  # validate before starting anything
+    if monitoring and slo_target is not None:
+        RuleParams(slo_target=slo_target)
     down()  # clear leftovers of a crashed instance
     home = paths.sandbox_dir()
     (home / "logs").mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "chaosdrill.sandbox.supervisor", "--home", str(home)]
     if topology is not None:
         argv += ["--topology", str(topology.resolve())]
+    if not monitoring:
+        argv.append("--no-monitoring")
+    elif slo_target is not None:
+        argv += ["--slo-target", repr(slo_target)]
     with open(home / "logs" / "supervisor.log", "ab") as log:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
@@ -118,6 +128,12 @@ def status() -> dict[str, Any]:
         "toxiproxy": (state.get("toxiproxy") or {}).get("api"),
         "supervisor": state["supervisor"]["api"],
         "processes": len(running),
+        "monitoring": {
+            name: info["url"]
+            for name, info in (state.get("monitoring") or {}).items()
+            if isinstance(info, dict) and "url" in info
+        }
+        or None,
         "gateways": {dc: (info.get("gateway") or {}).get("url") for dc, info in state["dcs"].items()},
         "replicas": {
             f"{dc}/{az}": sum(1 for s in pool["slots"] if s.get("replica"))

@@ -5,6 +5,8 @@ action) is restarted after ``restart_delay_s``; the autoscaler's decisions arriv
 ``POST /scale`` and are applied here; an AZ outage is ``POST /hold`` (keep a pool at
 zero until released). Every child gets PR_SET_PDEATHSIG, and the supervisor leads
 its own session, so neither a crash of the supervisor nor ``kill -9`` leaves orphans.
+Prometheus, Alertmanager and their webhook receiver (``chaosdrill.monitoring``) are
+children like any other, unless ``--no-monitoring``.
 
 Replica slots: each AZ pool has ``max_replicas`` toxiproxy proxies created up front
 (``<dc>-<az>-replicas-<i>``). A replica binds to a free slot and the slot's upstream
@@ -29,6 +31,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from chaosdrill import tools
 from chaosdrill.drivers.toxiproxy import ToxiproxyClient
+from chaosdrill.errors import ChaosdrillError
+from chaosdrill.monitoring.launcher import MonitoringStack
+from chaosdrill.monitoring.rules import RuleParams
 from chaosdrill.sandbox.service import bound_port, die_with_parent, metrics_handler
 from chaosdrill.sandbox.state import write_state
 from chaosdrill.sandbox.topology import Topology, load_topology
@@ -75,7 +80,7 @@ class PoolState:
 
 
 class Supervisor:
-    def __init__(self, topo: Topology, home: Path) -> None:
+    def __init__(self, topo: Topology, home: Path, monitoring: RuleParams | None = None) -> None:
         self.topo = topo
         self.home = home
         self.state_file = home / "state.json"
@@ -94,6 +99,7 @@ class Supervisor:
         self._respawn_pending: set[str] = set()
         self._respawns: set[asyncio.Task[None]] = set()
         self._last_written = ""
+        self.monitoring = None if monitoring is None else MonitoringStack(home, self._spawn, monitoring)
         reg = self.registry = CollectorRegistry()
         self.m_restarts = Counter("supervisor_restarts_total", "Replicas restarted", ["pool"], registry=reg)
         self.m_replicas = Gauge("supervisor_replicas", "Live replicas", ["pool"], registry=reg)
@@ -145,6 +151,8 @@ class Supervisor:
 
     # -- start-up ----------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.monitoring is not None:
+            self.monitoring.prepare()
         port = free_port()
         binary = tools.toxiproxy_server()
         if not binary.exists():
@@ -184,6 +192,10 @@ class Supervisor:
             True,
         )
         scaler.labels = {"component": "autoscaler"}
+        if self.monitoring is not None:
+            await self.monitoring.start()
+            self._write()
+            await self.monitoring.wait_targets_up(self.snapshot())
         self.ready = True
         self._write()
 
@@ -387,6 +399,7 @@ class Supervisor:
             }
         edge = self.children.get("edge")
         scaler = self.children.get("autoscaler")
+        extra = {} if self.monitoring is None else {"monitoring": self.monitoring.publish()}
         return {
             "instance": self.instance,
             "ready": self.ready,
@@ -402,6 +415,7 @@ class Supervisor:
             "topology": self.topo.to_dict(),
             "events": self.events[-200:],
             "pids": sorted(c.proc.pid for c in self.children.values()),
+            **extra,
         }
 
     def _write(self) -> None:
@@ -413,6 +427,8 @@ class Supervisor:
         if fingerprint != self._last_written:
             write_state(self.state_file, snap)
             self._last_written = fingerprint
+            if self.monitoring is not None:
+                self.monitoring.update_targets(snap)
 
     async def stop(self) -> None:
         self.stopping = True
@@ -460,11 +476,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="chaosdrill sandbox supervisor")
     ap.add_argument("--topology", type=Path, default=None)
     ap.add_argument("--home", type=Path, required=True)
+    ap.add_argument("--no-monitoring", action="store_true", help="start no Prometheus or Alertmanager")
+    ap.add_argument("--slo-target", type=float, default=RuleParams.slo_target)
     args = ap.parse_args()
-    sup = Supervisor(load_topology(args.topology), args.home)
+    params = None if args.no_monitoring else RuleParams(slo_target=args.slo_target)
+    sup = Supervisor(load_topology(args.topology), args.home, params)
     try:
         asyncio.run(sup.run())
-    except RuntimeError as e:
+    except (RuntimeError, ChaosdrillError) as e:
         print(f"supervisor: {e}", file=sys.stderr)
         sys.exit(2)
 
