@@ -10,15 +10,9 @@ survivors, and fail them back once the gateway is healthy again.
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill.activity import check_dc_allowed
-from chaosdrill.targets import Target, sandbox, target_of
-from chaosdrill.targets import kubernetes as kube
+from chaosdrill import faults
 
 __all__ = ["dc_failover", "dc_failover_rollback"]
-
-
-def _on_kubernetes(configuration: Configuration | None) -> bool:
-    return target_of(configuration) is Target.KUBERNETES
 
 
 def dc_failover(
@@ -40,11 +34,14 @@ def dc_failover(
     and on Kubernetes the Deployments' fault marks carry the expiry for
     ``chaosdrill recover --kube-context X --expired-only``.
     """
-    check_dc_allowed(dc, configuration)
-    if _on_kubernetes(configuration):
-        conf = dict(configuration or {})
-        return kube.dc_failover(dc, namespace, routing_configmap or None, wait_gone_s, conf, ttl_s)
-    return sandbox.dc_outage(dc, ttl_s=ttl_s)
+    args = {
+        "dc": dc,
+        "namespace": namespace,
+        "routing_configmap": routing_configmap,
+        "wait_gone_s": wait_gone_s,
+        "ttl_s": ttl_s,
+    }
+    return faults.inject("dc_failover", configuration, args)
 
 
 def dc_failover_rollback(
@@ -56,6 +53,4 @@ def dc_failover_rollback(
 ) -> dict:
     """Fail data center ``dc`` back: its exact previous replica counts and cells (on the
     sandbox: start its gateway again)."""
-    if _on_kubernetes(configuration):
-        return kube.dc_failover_rollback(dc, namespace, dict(configuration or {}))
-    return sandbox.dc_outage_rollback(dc)
+    return faults.remove("dc_failover", configuration, {"dc": dc, "namespace": namespace})

@@ -4,8 +4,7 @@ reverted on every exit path like any other."""
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill.activity import check_dc_allowed
-from chaosdrill.targets import sandbox
+from chaosdrill import faults
 
 __all__ = ["disable_defences", "restore_defences"]
 
@@ -21,14 +20,8 @@ def disable_defences(
     secrets: Secrets | None = None,
 ) -> dict:
     """Turn off the named defences (those passed as true) on the ``dc`` gateway."""
-    check_dc_allowed(dc, configuration)
-    wanted = {"breaker": breaker, "fallback": fallback, "rate_limit": rate_limit}
-    changes = {name: False for name, off in wanted.items() if off}
-    from chaosdrill.errors import BadInput
-
-    if not changes:
-        raise BadInput("<argument>", "breaker/fallback/rate_limit", "name at least one defence to disable")
-    return sandbox.set_defences(dc, changes, ttl_s=ttl_s)
+    args = {"dc": dc, "breaker": breaker, "fallback": fallback, "rate_limit": rate_limit, "ttl_s": ttl_s}
+    return faults.inject("defences_off", configuration, args)
 
 
 def restore_defences(
@@ -38,4 +31,4 @@ def restore_defences(
     secrets: Secrets | None = None,
 ) -> dict:
     """Restore the defences that ``disable_defences`` turned off on ``dc`` (idempotent)."""
-    return sandbox.unset_defences(dc)
+    return faults.remove("defences_off", configuration, {"dc": dc})

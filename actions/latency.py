@@ -1,4 +1,4 @@
-"""Latency and bandwidth faults on sandbox links, through the real toxiproxy server.
+"""Latency and bandwidth faults on links, through the real toxiproxy server.
 
 Links are chosen by glob patterns on three names: the data center (``dc1``), the
 availability zone (``az-a``) and the link (``replicas`` for gateway->replica pool,
@@ -8,14 +8,9 @@ and nothing is injected.
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill.activity import check_dc_allowed
-from chaosdrill.errors import BadInput
-from chaosdrill.targets import sandbox
+from chaosdrill import faults
 
 __all__ = ["add_bandwidth_limit", "add_latency", "remove_bandwidth_limit", "remove_latency"]
-
-LATENCY_TOXIC = "chaosdrill-latency"
-BANDWIDTH_TOXIC = "chaosdrill-bandwidth"
 
 
 def add_latency(
@@ -35,12 +30,15 @@ def add_latency(
     with ``remove_latency`` using the same dc/az/link. ``ttl_s`` bounds its life even if
     the runner dies.
     """
-    if latency_ms < 0 or jitter_ms < 0:
-        raise BadInput("<argument>", "latency_ms/jitter_ms", "must be >= 0")
-    check_dc_allowed(dc, configuration)
-    return sandbox.add_toxic(
-        dc, az, link, LATENCY_TOXIC, "latency", {"latency": latency_ms, "jitter": jitter_ms}, ttl_s=ttl_s
-    )
+    args = {
+        "latency_ms": latency_ms,
+        "jitter_ms": jitter_ms,
+        "dc": dc,
+        "az": az,
+        "link": link,
+        "ttl_s": ttl_s,
+    }
+    return faults.inject("latency", configuration, args)
 
 
 def remove_latency(
@@ -52,7 +50,7 @@ def remove_latency(
     secrets: Secrets | None = None,
 ) -> dict:
     """Remove the latency added by ``add_latency`` on the same links (idempotent)."""
-    return sandbox.remove_toxic(dc, az, link, LATENCY_TOXIC)
+    return faults.remove("latency", configuration, {"dc": dc, "az": az, "link": link})
 
 
 def add_bandwidth_limit(
@@ -66,10 +64,8 @@ def add_bandwidth_limit(
     secrets: Secrets | None = None,
 ) -> dict:
     """Cap the selected links' downstream bandwidth at ``rate_kb_s`` KB/s."""
-    if rate_kb_s <= 0:
-        raise BadInput("<argument>", "rate_kb_s", "must be > 0")
-    check_dc_allowed(dc, configuration)
-    return sandbox.add_toxic(dc, az, link, BANDWIDTH_TOXIC, "bandwidth", {"rate": rate_kb_s}, ttl_s=ttl_s)
+    args = {"rate_kb_s": rate_kb_s, "dc": dc, "az": az, "link": link, "ttl_s": ttl_s}
+    return faults.inject("bandwidth", configuration, args)
 
 
 def remove_bandwidth_limit(
@@ -81,4 +77,4 @@ def remove_bandwidth_limit(
     secrets: Secrets | None = None,
 ) -> dict:
     """Remove the bandwidth cap added by ``add_bandwidth_limit`` (idempotent)."""
-    return sandbox.remove_toxic(dc, az, link, BANDWIDTH_TOXIC)
+    return faults.remove("bandwidth", configuration, {"dc": dc, "az": az, "link": link})

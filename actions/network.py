@@ -1,11 +1,9 @@
-"""Connectivity faults on sandbox links: blackhole (timeout), connection resets, and
-cutting a link outright. Link selection works as in ``actions.latency``."""
+"""Connectivity faults on links: blackhole (timeout), connection resets, and cutting a link
+outright. Link selection works as in ``actions.latency``."""
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill.activity import check_dc_allowed
-from chaosdrill.errors import BadInput
-from chaosdrill.targets import sandbox
+from chaosdrill import faults
 
 __all__ = [
     "add_blackhole",
@@ -15,9 +13,6 @@ __all__ = [
     "remove_blackhole",
     "remove_reset_peer",
 ]
-
-BLACKHOLE_TOXIC = "chaosdrill-blackhole"
-RESET_TOXIC = "chaosdrill-reset"
 
 
 def add_blackhole(
@@ -32,10 +27,8 @@ def add_blackhole(
 ) -> dict:
     """Stop all data on the selected links (toxiproxy ``timeout``): the connection hangs,
     and is closed after ``timeout_ms`` (0 = never), as in a network partition."""
-    if timeout_ms < 0:
-        raise BadInput("<argument>", "timeout_ms", "must be >= 0")
-    check_dc_allowed(dc, configuration)
-    return sandbox.add_toxic(dc, az, link, BLACKHOLE_TOXIC, "timeout", {"timeout": timeout_ms}, ttl_s=ttl_s)
+    args = {"dc": dc, "az": az, "link": link, "timeout_ms": timeout_ms, "ttl_s": ttl_s}
+    return faults.inject("blackhole", configuration, args)
 
 
 def remove_blackhole(
@@ -47,7 +40,7 @@ def remove_blackhole(
     secrets: Secrets | None = None,
 ) -> dict:
     """Remove the blackhole added by ``add_blackhole`` (idempotent)."""
-    return sandbox.remove_toxic(dc, az, link, BLACKHOLE_TOXIC)
+    return faults.remove("blackhole", configuration, {"dc": dc, "az": az, "link": link})
 
 
 def add_reset_peer(
@@ -61,10 +54,8 @@ def add_reset_peer(
     secrets: Secrets | None = None,
 ) -> dict:
     """Reset connections on the selected links (TCP RST) after ``timeout_ms``."""
-    if timeout_ms < 0:
-        raise BadInput("<argument>", "timeout_ms", "must be >= 0")
-    check_dc_allowed(dc, configuration)
-    return sandbox.add_toxic(dc, az, link, RESET_TOXIC, "reset_peer", {"timeout": timeout_ms}, ttl_s=ttl_s)
+    args = {"dc": dc, "az": az, "link": link, "timeout_ms": timeout_ms, "ttl_s": ttl_s}
+    return faults.inject("reset_peer", configuration, args)
 
 
 def remove_reset_peer(
@@ -76,7 +67,7 @@ def remove_reset_peer(
     secrets: Secrets | None = None,
 ) -> dict:
     """Remove the connection resets added by ``add_reset_peer`` (idempotent)."""
-    return sandbox.remove_toxic(dc, az, link, RESET_TOXIC)
+    return faults.remove("reset_peer", configuration, {"dc": dc, "az": az, "link": link})
 
 
 def disable_links(
@@ -89,8 +80,7 @@ def disable_links(
     secrets: Secrets | None = None,
 ) -> dict:
     """Cut the selected links: new connections are refused, open ones closed."""
-    check_dc_allowed(dc, configuration)
-    return sandbox.set_links_enabled(dc, az, link, enabled=False, ttl_s=ttl_s)
+    return faults.inject("link_cut", configuration, {"dc": dc, "az": az, "link": link, "ttl_s": ttl_s})
 
 
 def enable_links(
@@ -102,4 +92,4 @@ def enable_links(
     secrets: Secrets | None = None,
 ) -> dict:
     """Re-enable links cut by ``disable_links`` (idempotent)."""
-    return sandbox.set_links_enabled(dc, az, link, enabled=True)
+    return faults.remove("link_cut", configuration, {"dc": dc, "az": az, "link": link})

@@ -8,8 +8,7 @@ the share of matching replicas one call may touch.
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill.activity import max_percentage
-from chaosdrill.targets import Target, sandbox, target_of
+from chaosdrill import faults
 
 __all__ = ["kill_pods"]
 
@@ -30,10 +29,11 @@ def kill_pods(
     ReplicaSet would. Kubernetes: delete the pods in ``namespace`` with the grace period.
     Raises ActivityFailed when nothing matches or the blast-radius cap would be exceeded.
     """
-    if target_of(configuration) is Target.KUBERNETES:
-        from chaosdrill.targets import kubernetes
-
-        return kubernetes.kill_pods(
-            selector, namespace, count, percentage, grace_period_s, configuration or {}
-        )
-    return sandbox.kill_replicas(selector, count, percentage, max_percentage(configuration))
+    args = {
+        "selector": selector,
+        "count": count,
+        "percentage": percentage,
+        "namespace": namespace,
+        "grace_period_s": grace_period_s,
+    }
+    return faults.inject("pod_kill", configuration, args)

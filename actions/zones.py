@@ -11,24 +11,9 @@ run dies.
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill.activity import check_dc_allowed
-from chaosdrill.sandbox.lifecycle import require_state
-from chaosdrill.targets import Target, sandbox, target_of
-from chaosdrill.targets import kubernetes as kube
+from chaosdrill import faults
 
 __all__ = ["zone_outage", "zone_outage_rollback", "zone_partition", "zone_partition_rollback"]
-
-PARTITION_TOXIC = "chaosdrill-partition"
-
-
-def _on_kubernetes(configuration: Configuration | None) -> bool:
-    return target_of(configuration) is Target.KUBERNETES
-
-
-def _sandbox_pool(zone: str, configuration: Configuration | None) -> tuple[str, str]:
-    dc, az = sandbox.zone_pool(require_state(), zone)
-    check_dc_allowed(dc, configuration)
-    return dc, az
 
 
 def zone_outage(
@@ -48,10 +33,8 @@ def zone_outage(
     TTL watchdog reverts it when it runs out, and on Kubernetes the nodes' fault marks
     carry the expiry for ``chaosdrill recover --kube-context X --expired-only``.
     """
-    if _on_kubernetes(configuration):
-        return kube.zone_outage(zone, wait_evicted_s, dict(configuration or {}), ttl_s)
-    _sandbox_pool(zone, configuration)
-    return sandbox.zone_outage(zone, ttl_s=ttl_s)
+    args = {"zone": zone, "wait_evicted_s": wait_evicted_s, "ttl_s": ttl_s}
+    return faults.inject("zone_outage", configuration, args)
 
 
 def zone_outage_rollback(
@@ -61,9 +44,7 @@ def zone_outage_rollback(
     secrets: Secrets | None = None,
 ) -> dict:
     """Bring zone ``zone`` back: remove the outage taint and uncordon its nodes."""
-    if _on_kubernetes(configuration):
-        return kube.zone_outage_rollback(zone, dict(configuration or {}))
-    return sandbox.zone_outage_rollback(zone)
+    return faults.remove("zone_outage", configuration, {"zone": zone})
 
 
 def zone_partition(
@@ -79,10 +60,8 @@ def zone_partition(
     On the sandbox: blackhole every link from the DC's gateway to the zone's replica pool.
     ``ttl_s`` bounds the partition's life (see ``zone_outage``).
     """
-    if _on_kubernetes(configuration):
-        return kube.zone_partition(zone, namespace, dict(configuration or {}), ttl_s)
-    dc, az = _sandbox_pool(zone, configuration)
-    return sandbox.add_toxic(dc, az, "replicas", PARTITION_TOXIC, "timeout", {"timeout": 0}, ttl_s=ttl_s)
+    args = {"zone": zone, "namespace": namespace, "ttl_s": ttl_s}
+    return faults.inject("zone_partition", configuration, args)
 
 
 def zone_partition_rollback(
@@ -94,7 +73,4 @@ def zone_partition_rollback(
 ) -> dict:
     """Heal the partition of ``zone``: delete its NetworkPolicy and pod labels (on the
     sandbox: remove the blackhole)."""
-    if _on_kubernetes(configuration):
-        return kube.zone_partition_rollback(zone, namespace, dict(configuration or {}))
-    dc, az = sandbox.zone_pool(require_state(), zone)
-    return sandbox.remove_toxic(dc, az, "replicas", PARTITION_TOXIC)
+    return faults.remove("zone_partition", configuration, {"zone": zone, "namespace": namespace})

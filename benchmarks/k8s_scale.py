@@ -212,8 +212,11 @@ KILL_ORDER = (("chaosdrill", "dc2"), ("chaosk8s", "dc3"), ("chaosk8s", "dc4"), (
 def _kill_comparison(kube: Any, conf: dict[str, Any], size: Size) -> dict[str, Any]:
     from chaosk8s.pod.actions import terminate_pods
 
+    from actions.pods import kill_pods
+    from chaosdrill.drivers.kube.client import chaosk8s_secrets
+
     def ours(selector: str) -> tuple[int, dict[str, Any]]:
-        out = kube.kill_pods(selector, NAMESPACE, size.kill_count, None, 0, conf)
+        out = kill_pods(selector, size.kill_count, None, NAMESPACE, 0, configuration=conf)
         # Where the call went: the list, the parallel DELETEs, the list proving them gone.
         return len(out["killed"]), {k: out.get(k) for k in ("list_s", "delete_s", "verify_s")}
 
@@ -223,7 +226,7 @@ def _kill_comparison(kube: Any, conf: dict[str, Any], size: Size) -> dict[str, A
             ns=NAMESPACE,
             qty=size.kill_count,
             grace_period=0,
-            secrets=kube.chaosk8s_secrets(conf),
+            secrets=chaosk8s_secrets(conf),
         )
         return len(out), {}
 
@@ -264,8 +267,8 @@ def _kill_comparison(kube: Any, conf: dict[str, Any], size: Size) -> dict[str, A
 
 
 def _measure(size: Size, workdir: Path) -> dict[str, Any]:
+    from chaosdrill.drivers.kube import reads as kube
     from chaosdrill.kube import cluster
-    from chaosdrill.targets import kubernetes as kube
 
     topo = cluster.Topology(dcs=size.dcs, zones_per_dc=size.zones_per_dc, nodes_per_zone=size.nodes_per_zone)
     result: dict[str, Any] = {"nodes": size.nodes, "pods": size.pods}
@@ -282,8 +285,8 @@ def _measure(size: Size, workdir: Path) -> dict[str, Any]:
 
 def _workload_only(size: Size) -> int:
     """Lay the bench workload on the running cluster of this CHAOSDRILL_HOME and wait for it."""
+    from chaosdrill.drivers.kube import reads as kube
     from chaosdrill.kube import cluster
-    from chaosdrill.targets import kubernetes as kube
 
     if not cluster.status().running:
         print(json.dumps({"error": "no cluster runs in this CHAOSDRILL_HOME: `chaosdrill cluster up` first"}))

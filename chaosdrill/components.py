@@ -3,11 +3,11 @@ gateway, scaling and restart events from the supervisor."""
 
 from typing import Any
 
+from chaosdrill.drivers.sandbox import admin_get, gateway_url
 from chaosdrill.errors import ActivityFailed
 from chaosdrill.sandbox.lifecycle import require_state
-from chaosdrill.targets.sandbox import admin_get, gateway_url
 
-__all__ = ["breaker_transitions", "gateway_state", "supervisor_state"]
+__all__ = ["breaker_transitions", "edge_state", "gateway_state", "supervisor_state"]
 
 
 def gateway_state(dc: str) -> dict[str, Any]:
@@ -30,3 +30,8 @@ def breaker_transitions(dc: str, pool: str) -> list[tuple[float, str]]:
 
 def supervisor_state() -> dict[str, Any]:
     return admin_get(require_state()["supervisor"]["api"], "/state")
+
+
+def edge_state() -> dict[str, Any]:
+    """The edge's per-DC health and its cell moves."""
+    return admin_get(require_state()["edge"]["url"], "/admin/state")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chaosdrill import paths
+from chaosdrill.ledger_legacy import upgrade
 
 __all__ = ["Fault", "FaultRecord", "Ledger", "default_ledger"]
 
@@ -31,15 +32,16 @@ __all__ = ["Fault", "FaultRecord", "Ledger", "default_ledger"]
 class Fault:
     """One injected fault and everything needed to revert it without the experiment.
 
-    ``driver`` picks the module in ``chaosdrill.targets`` whose ``revert(args)`` undoes
-    it; ``key`` identifies the fault inside that driver (a rollback matches on it).
+    ``kind`` and ``target`` name the fault kind in the registry (``chaosdrill.faults``)
+    whose ``undo(state)`` reverts it, from ``undo`` alone; ``key`` identifies the fault
+    within its kind (a remove action with the same arguments matches on it).
     """
 
-    driver: str
     kind: str
+    target: str
     key: str
     description: str
-    revert: dict[str, Any]
+    undo: dict[str, Any]
     ttl_s: float | None = None
     run_id: str | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -66,8 +68,8 @@ class FaultRecord:
         f = self.fault
         return {
             "id": f.id,
-            "driver": f.driver,
             "kind": f.kind,
+            "target": f.target,
             "key": f.key,
             "description": f.description,
             "injected_at": f.at,
@@ -121,7 +123,7 @@ class Ledger:
                     continue  # a torn line from a crash mid-write
                 op = rec.pop("op", None)
                 if op == "inject":
-                    injected[rec["id"]] = Fault(**rec)
+                    injected[rec["id"]] = Fault(**upgrade(rec))
                 elif op == "reverted":
                     reverted.setdefault(rec["id"], (float(rec["at"]), str(rec.get("how", ""))))
         return [FaultRecord(f, *reverted.get(f.id, (None, None))) for f in injected.values()]
@@ -137,12 +139,18 @@ class Ledger:
         return [r for r in self.history() if r.fault.run_id == run_id]
 
     def active(
-        self, *, driver: str | None = None, key: str | None = None, run_id: str | None = None
+        self,
+        *,
+        kind: str | None = None,
+        target: str | None = None,
+        key: str | None = None,
+        run_id: str | None = None,
     ) -> list[Fault]:
         return [
             f
             for f in self.replay()
-            if (driver is None or f.driver == driver)
+            if (kind is None or f.kind == kind)
+            and (target is None or f.target == target)
             and (key is None or f.key == key)
             and (run_id is None or f.run_id == run_id)
         ]

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from chaosdrill.faults import revert
 from chaosdrill.ledger import Fault, Ledger, default_ledger
-from chaosdrill.targets import revert
 
 __all__ = ["RevertReport", "deferred_signals", "revert_faults"]
 

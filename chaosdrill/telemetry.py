@@ -1,5 +1,5 @@
 """What probes share to judge a system by its monitoring: the experiment's Prometheus and
-Alertmanager clients, driver failures turned into verdicts, and bounded waiting on the clock.
+Alertmanager clients and their typed results, driver failures turned into verdicts, and bounded waiting on the clock.
 
 A probe's verdict is ``ActivityFailed``. A driver failure (nothing answers, a 5xx, a timeout)
 becomes one, with its message, so the journal says what went wrong and where; bad input stays
@@ -15,20 +15,35 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from chaosdrill.drivers.alertmanager import AlertmanagerClient
+from chaosdrill.drivers.alertmanager import AlertmanagerAlert, AlertmanagerClient
 from chaosdrill.drivers.http_endpoint import endpoint_from
-from chaosdrill.drivers.prometheus import PrometheusClient
+from chaosdrill.drivers.notifications import (
+    Notification,
+    NotifiedAlert,
+    notifications_file,
+    read_notifications,
+)
+from chaosdrill.drivers.prometheus import PrometheusClient, Sample, Series
 from chaosdrill.errors import ActivityFailed, BadInput, ChaosdrillError, TemporaryError
 
+# The drivers' typed results, re-exported: probes read monitoring through this module only.
 __all__ = [
     "SETTLE_S",
     "SKIPPED",
+    "AlertmanagerAlert",
+    "Notification",
+    "NotifiedAlert",
+    "PrometheusClient",
+    "Sample",
+    "Series",
     "alertmanager",
     "as_verdict",
     "json_number",
+    "notifications_file",
     "poll",
     "positive",
     "prometheus",
+    "read_notifications",
 ]
 
 T = TypeVar("T")

@@ -3,7 +3,7 @@
 A TTL is a promise that outlives the process that made it. The runner can be
 ``kill -9``ed, lose its terminal, or hang; the fault must still go away on time. So the
 watchdog is a separate, detached process (its own session, no parent-death signal) that
-``chaosdrill.targets.inject`` starts on demand whenever a fault with a TTL is recorded.
+``chaosdrill.faults.record_and_apply`` starts on demand whenever a fault with a TTL is recorded.
 
 There is at most one watchdog per ``CHAOSDRILL_HOME``: it holds an exclusive ``flock`` on
 ``<home>/watchdog.lock`` for its whole life, and :func:`ensure_running` starts a new one

@@ -19,15 +19,16 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosdrill import evidence, promql, telemetry
-from chaosdrill.drivers.alertmanager import AlertmanagerAlert
-from chaosdrill.drivers.notifications import (
+from chaosdrill.errors import BadInput, ChaosdrillError
+from chaosdrill.telemetry import (
+    AlertmanagerAlert,
     Notification,
     NotifiedAlert,
+    PrometheusClient,
+    Series,
     notifications_file,
     read_notifications,
 )
-from chaosdrill.drivers.prometheus import PrometheusClient, Series
-from chaosdrill.errors import BadInput, ChaosdrillError
 
 __all__ = ["alert_fires_within", "alert_resolves_within", "notification_received_within"]
 

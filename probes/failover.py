@@ -6,15 +6,13 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import evidence
-from chaosdrill.sandbox.lifecycle import require_state
-from chaosdrill.targets.sandbox import admin_get
+from chaosdrill import components, evidence
 
 __all__ = ["failed_back_within", "failed_over_within"]
 
 
 def _transitions(dc: str) -> list[dict[str, Any]]:
-    edge = admin_get(require_state()["edge"]["url"], "/admin/state")
+    edge = components.edge_state()
     if dc not in edge:
         raise ActivityFailed(f"the edge knows no data center {dc!r}; it has {sorted(edge)}")
     return list(edge[dc]["transitions"])

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from chaosdrill.drivers.kube import reads as kube
 from chaosdrill.errors import TemporaryError
-from chaosdrill.targets import kubernetes as kube
 
 __all__ = [
     "deployments_ready",

@@ -14,8 +14,8 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosdrill import evidence, promql, telemetry
-from chaosdrill.drivers.prometheus import PrometheusClient, Sample
 from chaosdrill.errors import BadInput, ChaosdrillError
+from chaosdrill.telemetry import PrometheusClient, Sample
 
 __all__ = ["becomes_true_within", "holds_through_fault", "value_within"]
 

@@ -31,11 +31,11 @@ def inject_fault(
     monkeypatch.setenv("CHAOSDRILL_RUN_ID", run_id)
     monkeypatch.setenv("CHAOSDRILL_PHASE", "method")
     fault = Fault(
-        driver="test",
         kind=kind,
+        target="sandbox",
         key=f"{kind}-{run_id}",
         description=description,
-        revert={},
+        undo={},
         run_id=run_id,
         at=time.time() if at is None else at,
     )

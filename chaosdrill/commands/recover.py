@@ -80,7 +80,7 @@ def _recover_ledger(args: argparse.Namespace, now: float) -> int:
         return 0
     for f in active:
         print(
-            f"  {'would revert' if args.dry_run else 'reverting'}: [{f.driver}] {f.description} "
+            f"  {'would revert' if args.dry_run else 'reverting'}: [{f.target} {f.kind}] {f.description} "
             f"(injected {_when(f.at)}, run {f.run_id or '-'}{_ttl_note(f.expires_at)})"
         )
     if args.dry_run:
@@ -95,11 +95,11 @@ def _recover_ledger(args: argparse.Namespace, now: float) -> int:
 
 def _recover_cluster(args: argparse.Namespace, now: float) -> int:
     # The Kubernetes client is imported only when a cluster is swept: plain recover stays light.
-    from chaosdrill.targets import kube_sweep
-    from chaosdrill.targets import kubernetes as kube
+    from chaosdrill.drivers.kube.client import connect_at
+    from chaosdrill.faults import sweep as kube_sweep
 
     try:
-        target = kube.connect_context(args.kubeconfig, args.kube_context)
+        target = connect_at(args.kubeconfig, args.kube_context)
     except BadInput as e:  # name the flag, not the experiment field
         flag = "--kubeconfig" if "kubeconfig" in e.field else "--kube-context"
         raise BadInput("<argument>", flag, e.problem) from e

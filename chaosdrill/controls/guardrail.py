@@ -27,7 +27,6 @@ requests in the short window is no evidence), ``poll_s`` (0.25).
 Declare it after the load control (it reads the path the load control publishes).
 """
 
-import json
 import logging
 import os
 import signal
@@ -35,13 +34,14 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from chaosdrill import runctx
 from chaosdrill import slo as slo_math
 from chaosdrill.controls import ledger as ledger_control
 from chaosdrill.controls.load import measurements_path
 from chaosdrill.errors import BadInput
+from chaosdrill.load.measurements import Window, WindowTail
 
 __all__ = [
     "DEFAULT_BURN_LIMIT",
@@ -104,49 +104,24 @@ class Breach:
     reverted: list[str]
 
 
-def _counts(doc: dict[str, Any]) -> WindowCounts | None:
-    if "t0" not in doc or "t1" not in doc:
-        return None
-    good = errors = 0
-    for stream in (doc.get("streams") or {}).values():
-        if isinstance(stream, dict):
-            good += int(stream.get("ok", 0)) + int(stream.get("degraded", 0))
-            errors += int(stream.get("error", 0))
-    return WindowCounts(float(doc["t0"]), float(doc["t1"]), good, errors)
+def _counts(window: Window) -> WindowCounts:
+    """A window's good (ok or degraded) and failed requests; rejections are neither."""
+    good = sum(st.ok + st.degraded for st in window.streams.values())
+    errors = sum(st.error for st in window.streams.values())
+    return WindowCounts(window.t0, window.t1, good, errors)
 
 
 class Tail:
-    """Reads the complete lines appended to a file since the last call."""
+    """The counts of the windows appended since the last call, read by the load's own reader."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
-        self._partial = ""
+        self._windows = WindowTail(path)
 
     def new_windows(self) -> list[WindowCounts]:
-        if self._fh is None:
-            try:
-                self._fh = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed in close()
-            except FileNotFoundError:
-                return []
-        chunk = self._partial + self._fh.read()
-        lines = chunk.split("\n")
-        self._partial = lines.pop()  # "" after a complete line; a torn tail otherwise
-        out = []
-        for raw in lines:
-            try:
-                doc = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            counts = _counts(doc) if isinstance(doc, dict) else None
-            if counts is not None:
-                out.append(counts)
-        return out
+        return [_counts(w) for w in self._windows.new_windows()]
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._windows.close()
 
 
 def _ratio(windows: list[WindowCounts], since: float) -> tuple[float | None, int]:

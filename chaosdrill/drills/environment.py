@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from chaosdrill.drivers.target import Target
 from chaosdrill.errors import ToolError
-from chaosdrill.targets import Target
 
 __all__ = ["target_environment"]
 

@@ -19,12 +19,12 @@ from typing import Any
 
 from croniter import croniter
 
+from chaosdrill.drivers.target import Target
 from chaosdrill.errors import BadInput
 from chaosdrill.expectation import Expectation, expectation_of
 from chaosdrill.schemas import check, type_name
 from chaosdrill.schemas.reader import read_document
 from chaosdrill.slo import SloOverrides
-from chaosdrill.targets import Target
 
 __all__ = [
     "PLAN_SCHEMA",

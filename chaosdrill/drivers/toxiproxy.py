@@ -1,4 +1,4 @@
-"""A typed client for the toxiproxy HTTP API, and the ledger's revert for toxics.
+"""A typed client for the toxiproxy HTTP API: one driver any target reaches its proxies with.
 
 Why not the ``toxiproxy-python`` package: it keeps the server's host and port in
 class-level globals (one server per process), sets no timeouts, cannot update a
@@ -13,7 +13,7 @@ import requests
 
 from chaosdrill.errors import NotRunning, PermanentError, TemporaryError
 
-__all__ = ["Proxy", "ToxiproxyClient", "ToxiproxyError", "revert"]
+__all__ = ["Proxy", "ToxiproxyClient", "ToxiproxyError"]
 
 TIMEOUT_S = 5.0
 START_HINT = "start the sandbox with `chaosdrill sandbox up`"
@@ -33,9 +33,9 @@ class Proxy:
 
 
 class ToxiproxyClient:
-    def __init__(self, api: str) -> None:
+    def __init__(self, api: str, session: requests.Session | None = None) -> None:
         self.api = api.rstrip("/")
-        self._http = requests.Session()
+        self._http = session or requests.Session()
         # The API refuses browser User-Agents (anti-CSRF); say who we are.
         self._http.headers["User-Agent"] = "chaosdrill"
 
@@ -86,16 +86,3 @@ class ToxiproxyClient:
 
 def _proxy(p: dict[str, Any]) -> Proxy:
     return Proxy(p["name"], p["listen"], p["upstream"], bool(p["enabled"]), tuple(p.get("toxics") or ()))
-
-
-def revert(args: dict[str, Any]) -> None:
-    """Undo a toxiproxy fault from its ledger args: remove a toxic, or re-enable proxies."""
-    client = ToxiproxyClient(args["api"])
-    for proxy in args["proxies"]:
-        if "toxic" in args:
-            client.remove_toxic(proxy, args["toxic"])
-        if args.get("enable"):
-            try:
-                client.update_proxy(proxy, enabled=True)
-            except ToxiproxyError:
-                continue  # the proxy no longer exists: nothing is cut off

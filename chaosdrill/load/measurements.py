@@ -14,7 +14,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -26,7 +26,9 @@ __all__ = [
     "Summary",
     "TimelinePoint",
     "Window",
+    "WindowTail",
     "aggregate",
+    "parse_window",
     "read_meta",
     "read_windows",
     "select",
@@ -128,21 +130,58 @@ def read_meta(path: Path) -> dict[str, Any]:
     return {}
 
 
+def parse_window(doc: Mapping[str, Any]) -> Window | None:
+    """One ``measurements.jsonl`` line as a :class:`Window`; None for the meta line or a
+    line that is not a window. The one parser every reader (report, probes, guardrail) uses."""
+    if "meta" in doc or "t0" not in doc or "t1" not in doc:
+        return None
+    streams = doc.get("streams") or {}
+    if not isinstance(streams, Mapping):
+        return None
+    return Window(
+        t0=float(doc["t0"]),
+        t1=float(doc["t1"]),
+        streams={str(n): _stream_window(str(n), s) for n, s in streams.items() if isinstance(s, Mapping)},
+    )
+
+
 def read_windows(path: Path) -> list[Window]:
     """Every complete window in the file, oldest first."""
-    out: list[Window] = []
-    for doc in _lines(path):
-        if "meta" in doc or "t0" not in doc:
-            continue
-        streams = doc.get("streams") or {}
-        out.append(
-            Window(
-                t0=float(doc["t0"]),
-                t1=float(doc["t1"]),
-                streams={str(n): _stream_window(str(n), s) for n, s in streams.items()},
-            )
-        )
-    return out
+    return [w for w in map(parse_window, _lines(path)) if w is not None]
+
+
+class WindowTail:
+    """The windows appended to a measurements file since the last call (a live reader)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+        self._partial = ""
+
+    def new_windows(self) -> list[Window]:
+        if self._fh is None:
+            try:
+                self._fh = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except FileNotFoundError:
+                return []
+        chunk = self._partial + self._fh.read()
+        lines = chunk.split("\n")
+        self._partial = lines.pop()  # "" after a complete line; a torn tail otherwise
+        out = []
+        for raw in lines:
+            try:
+                doc = json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+            window = parse_window(doc) if isinstance(doc, dict) else None
+            if window is not None:
+                out.append(window)
+        return out
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 def _matches(value: str, patterns: Collection[str] | None) -> bool:

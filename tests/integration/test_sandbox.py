@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 import requests
 
-from actions import datacenters, zones
+from actions import datacenters, defences, latency, network, pods, zones
 from chaosdrill import procs
 from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.errors import ActivityFailed, BadInput
 from chaosdrill.ledger import default_ledger
 from chaosdrill.sandbox import lifecycle
-from chaosdrill.targets import sandbox as driver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -107,17 +106,17 @@ def test_rate_limit_answers_429_with_retry_after_never_5xx(sandbox: dict[str, An
 def test_unknown_link_raises_and_injects_nothing(sandbox: dict[str, Any]) -> None:
     before = len(default_ledger().history())
     with pytest.raises(ActivityFailed, match="no sandbox link matches"):
-        driver.add_toxic("dc9", "az-a", "replicas", "chaosdrill-latency", "latency", {"latency": 100})
+        latency.add_latency(100, dc="dc9", az="az-a")
     with pytest.raises(ActivityFailed, match="no sandbox link matches"):
-        driver.add_toxic("dc1", "az-a", "replicaz", "chaosdrill-latency", "latency", {"latency": 100})
+        latency.add_latency(100, dc="dc1", az="az-a", link="replicaz")
     assert all_toxics(sandbox) == {}
     assert len(default_ledger().history()) == before
 
 
 def test_latency_fault_is_recorded_verified_and_reverted(sandbox: dict[str, Any]) -> None:
-    result = driver.add_toxic("dc3", "az-b", "replicas", "chaosdrill-latency", "latency", {"latency": 300})
+    result = latency.add_latency(300, dc="dc3", az="az-b")
     try:
-        assert default_ledger().active(driver="sandbox")[0].id == result["fault_id"]
+        assert default_ledger().active(target="sandbox")[0].id == result["fault_id"]
         toxics = all_toxics(sandbox)
         assert sorted(toxics) == sorted(result["proxies"]) and len(toxics) == 5
         # Observed at the replica through its proxy.
@@ -128,16 +127,16 @@ def test_latency_fault_is_recorded_verified_and_reverted(sandbox: dict[str, Any]
         requests.get(f"http://{slot['listen']}/healthz", timeout=5)
         assert time.perf_counter() - t0 >= 0.29
     finally:
-        out = driver.remove_toxic("dc3", "az-b", "replicas", "chaosdrill-latency")
+        out = latency.remove_latency(dc="dc3", az="az-b")
     assert out["ledger_entries_closed"] == 1
     assert all_toxics(sandbox) == {}
-    assert default_ledger().active(driver="sandbox") == []
+    assert default_ledger().active(target="sandbox") == []
 
 
 def test_breaker_trips_and_fallback_is_marked(sandbox: dict[str, Any]) -> None:
     gw = sandbox["dcs"]["dc1"]["gateway"]["url"]
     assert call(gw, "warm").status_code == 200  # fills the cache for this prompt
-    driver.add_toxic("dc1", "*", "replicas", "chaosdrill-blackhole", "timeout", {"timeout": 0})
+    network.add_blackhole(dc="dc1")
     try:
         # Concurrent, so the breaker sees its minimum volume inside its window.
         with ThreadPoolExecutor(max_workers=40) as pool:
@@ -151,19 +150,19 @@ def test_breaker_trips_and_fallback_is_marked(sandbox: dict[str, Any]) -> None:
         states = requests.get(f"{gw}/admin/state", timeout=5).json()["breakers"]
         assert "open" in {s["state"] for s in states.values()}
     finally:
-        driver.remove_toxic("dc1", "*", "replicas", "chaosdrill-blackhole")
+        network.remove_blackhole(dc="dc1")
 
 
 def test_defences_off_turn_failures_into_5xx_and_are_restored(sandbox: dict[str, Any]) -> None:
     gw = sandbox["dcs"]["dc3"]["gateway"]["url"]
-    driver.set_defences("dc3", {"fallback": False, "breaker": False})
-    driver.add_toxic("dc3", "*", "replicas", "chaosdrill-blackhole", "timeout", {"timeout": 0})
+    defences.disable_defences("dc3", breaker=True, fallback=True)
+    network.add_blackhole(dc="dc3")
     try:
         r = call(gw, "x")
         assert r.status_code == 504
     finally:
-        driver.remove_toxic("dc3", "*", "replicas", "chaosdrill-blackhole")
-        driver.unset_defences("dc3")
+        network.remove_blackhole(dc="dc3")
+        defences.restore_defences("dc3")
     assert requests.get(f"{gw}/admin/state", timeout=5).json()["defences"] == {
         "rate_limit": True,
         "breaker": True,
@@ -172,7 +171,7 @@ def test_defences_off_turn_failures_into_5xx_and_are_restored(sandbox: dict[str,
 
 
 def test_kill_replicas_then_supervisor_replaces_them(sandbox: dict[str, Any]) -> None:
-    killed = driver.kill_replicas("dc=dc2,az=az-b", count=1, percentage=None)
+    killed = pods.kill_pods("dc=dc2,az=az-b", count=1)
     assert len(killed["killed"]) == 1
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -197,13 +196,21 @@ def test_kill_replicas_then_supervisor_replaces_them(sandbox: dict[str, Any]) ->
         ({"selector": "dc=dc1", "count": 1, "percentage": 10.0}, BadInput),
         ({"selector": "dc", "count": 1, "percentage": None}, BadInput),
         ({"selector": "dc=dc9", "count": 1, "percentage": None}, ActivityFailed),
-        ({"selector": "dc=dc1", "count": None, "percentage": 100.0, "max_percentage": 50.0}, ActivityFailed),
+        (
+            {
+                "selector": "dc=dc1",
+                "count": None,
+                "percentage": 100.0,
+                "configuration": {"chaosdrill_max_percentage": 50.0},
+            },
+            ActivityFailed,
+        ),
     ],
 )
 def test_kill_bad_input_kills_nothing(sandbox: dict[str, Any], kwargs: dict[str, Any], error: type) -> None:
     pids = set(lifecycle.require_state()["pids"])
     with pytest.raises(error):
-        driver.kill_replicas(**kwargs)
+        pods.kill_pods(**kwargs)
     assert set(lifecycle.require_state()["pids"]) == pids
 
 
@@ -239,7 +246,7 @@ def test_batch_is_shed_first_under_pressure(sandbox: dict[str, Any]) -> None:
     gw = sandbox["dcs"]["dc1"]["gateway"]["url"]
     settle_breakers(gw)  # an open breaker answers at once from the fallback: no pressure would build
     shed: list[requests.Response] = []
-    driver.add_toxic("dc1", "*", "replicas", "chaosdrill-latency", "latency", {"latency": 400})
+    latency.add_latency(400, dc="dc1")
     try:
         for attempt in range(3):
             with ThreadPoolExecutor(max_workers=64) as pool:
@@ -259,7 +266,7 @@ def test_batch_is_shed_first_under_pressure(sandbox: dict[str, Any]) -> None:
             if shed:
                 break
     finally:
-        driver.remove_toxic("dc1", "*", "replicas", "chaosdrill-latency")
+        latency.remove_latency(dc="dc1")
     assert shed, "batch was never shed although the gateway held >= 40 interactive requests"
     assert all(r.status_code == 429 and r.headers.get("Retry-After") for r in shed)
 

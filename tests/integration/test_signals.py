@@ -242,7 +242,7 @@ def slow_revert(fault):
 
 recovery.revert = slow_revert
 ledger = default_ledger()
-faults = [ledger.record(Fault(driver="load", kind="surge", key=f"sweep-{i}", description="t", revert={})) for i in range(4)]
+faults = [ledger.record(Fault(kind="surge", target="sandbox", key=f"sweep-{i}", description="t", undo={})) for i in range(4)]
 try:
     recovery.revert_faults(faults, how="sweep-test")
 except KeyboardInterrupt:

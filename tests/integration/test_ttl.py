@@ -16,15 +16,15 @@ import pytest
 
 from chaosdrill import watchdog
 from chaosdrill.drivers.toxiproxy import ToxiproxyClient
+from chaosdrill.faults import record_and_apply as inject
 from chaosdrill.ledger import Fault, Ledger, default_ledger
-from chaosdrill.targets import inject
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 CHILD = """
 import sys, time
-from chaosdrill.targets import sandbox
-out = sandbox.add_toxic("dc2", "az-a", "replicas", "chaosdrill-ttl", "latency", {"latency": 200}, ttl_s=2.0)
+from actions.latency import add_latency
+out = add_latency(200, dc="dc2", az="az-a", ttl_s=2.0)
 print(out["fault_id"], flush=True)
 time.sleep(120)
 """
@@ -57,7 +57,7 @@ def test_ttl_reverts_a_latency_toxic_after_the_runner_is_sigkilled(sandbox: dict
         assert child.stdout is not None
         fault_id = child.stdout.readline().strip()
         assert fault_id, child.stderr.read() if child.stderr else ""
-        assert _toxic_proxies(api, "chaosdrill-ttl"), "the toxic must be in place before the kill"
+        assert _toxic_proxies(api, "chaosdrill-latency"), "the toxic must be in place before the kill"
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
     finally:
@@ -67,7 +67,9 @@ def test_ttl_reverts_a_latency_toxic_after_the_runner_is_sigkilled(sandbox: dict
     record = next(r for r in default_ledger().history() if r.fault.id == fault_id)
     assert record.fault.ttl_s == 2.0
     expires = record.fault.at + 2.0
-    assert _wait_for(lambda: not _toxic_proxies(api, "chaosdrill-ttl"), timeout_s=expires + 3.0 - time.time())
+    assert _wait_for(
+        lambda: not _toxic_proxies(api, "chaosdrill-latency"), timeout_s=expires + 3.0 - time.time()
+    )
     gone_at = time.time()
     # Removed when the TTL ran out (0.5 s poll; margin for a loaded machine), not before it.
     assert expires - 0.05 <= gone_at <= expires + 2.0, gone_at - expires
@@ -82,7 +84,7 @@ def test_one_watchdog_per_ledger_and_it_exits_when_done(tmp_path: Path) -> None:
     """A harmless load fault (its worker does not exist, so its revert is a no-op) in a private ledger."""
     ledger = Ledger(tmp_path / "ledger.jsonl")
     faults = [
-        Fault(driver="load", kind="surge", key=f"surge:test-{i}", description="test", revert={}, ttl_s=ttl)
+        Fault(kind="surge", target="sandbox", key=f"surge:test-{i}", description="test", undo={}, ttl_s=ttl)
         for i, ttl in enumerate((0.5, 1.5))
     ]
     for f in faults:
@@ -100,7 +102,7 @@ def test_one_watchdog_per_ledger_and_it_exits_when_done(tmp_path: Path) -> None:
 def test_a_fault_without_ttl_starts_no_watchdog(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.jsonl")
     inject(
-        Fault(driver="load", kind="surge", key="surge:x", description="t", revert={}),
+        Fault(kind="surge", target="sandbox", key="surge:x", description="t", undo={}),
         lambda: None,
         ledger=ledger,
     )

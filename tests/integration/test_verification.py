@@ -5,14 +5,14 @@ from typing import Any
 
 import pytest
 
+from actions.latency import add_latency, remove_latency
 from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.errors import FaultNotApplied
 from chaosdrill.ledger import default_ledger
-from chaosdrill.targets import sandbox as driver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-TOXIC = "chaosdrill-verify"
+TOXIC = "chaosdrill-latency"
 
 
 def _with_toxic(api: str) -> list[str]:
@@ -23,12 +23,12 @@ def _with_toxic(api: str) -> list[str]:
 
 def test_observed_latency_passes_verification(sandbox: dict[str, Any]) -> None:
     t0 = time.perf_counter()
-    out = driver.add_toxic("dc3", "az-a", "replicas", TOXIC, "latency", {"latency": 250})
+    out = add_latency(250, dc="dc3", az="az-a")
     try:
         assert time.perf_counter() - t0 >= 0.2, "verification must have timed a request through the toxic"
         assert sorted(_with_toxic(sandbox["toxiproxy"]["api"])) == sorted(out["proxies"])
     finally:
-        driver.remove_toxic("dc3", "az-a", "replicas", TOXIC)
+        remove_latency(dc="dc3", az="az-a")
 
 
 def test_a_listed_but_unfelt_latency_is_reverted(
@@ -50,7 +50,7 @@ def test_a_listed_but_unfelt_latency_is_reverted(
     monkeypatch.setattr(ToxiproxyClient, "add_toxic", no_delay)
     before = {r.fault.id for r in default_ledger().history()}
     with pytest.raises(FaultNotApplied, match="latency not observed"):
-        driver.add_toxic("dc3", "az-a", "replicas", TOXIC, "latency", {"latency": 400})
+        add_latency(400, dc="dc3", az="az-a")
     assert _with_toxic(sandbox["toxiproxy"]["api"]) == []
     new = [r for r in default_ledger().history() if r.fault.id not in before]
     assert len(new) == 1 and new[0].how == "injection-failed" and new[0].reverted_at is not None
@@ -58,7 +58,6 @@ def test_a_listed_but_unfelt_latency_is_reverted(
 
 def test_blast_radius_refuses_before_anything_is_recorded(sandbox: dict[str, Any]) -> None:
     """The allowlist and the percentage cap are checked before the ledger or the target is touched."""
-    from actions.latency import add_latency
     from actions.pods import kill_pods
     from chaosdrill.errors import ActivityFailed
     from chaosdrill.sandbox import lifecycle

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from chaosdrill.drivers.kube.marks import MARK_PREFIX
+from chaosdrill.faults.kinds.zones import OUTAGE_TAINT, PARTITION_LABEL
 from chaosdrill.kube import cluster
-from chaosdrill.targets import kubernetes as kube
-from chaosdrill.targets.kube_marks import MARK_PREFIX
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "llm"
@@ -100,11 +100,11 @@ def snapshot(kc: Cluster) -> dict[str, Any]:
         "tainted": [
             n["metadata"]["name"]
             for n in kc.kubectl_json("get", "nodes")["items"]
-            if any(t["key"] == kube.OUTAGE_TAINT for t in n["spec"].get("taints") or [])
+            if any(t["key"] == OUTAGE_TAINT for t in n["spec"].get("taints") or [])
         ],
         "policies": [p["metadata"]["name"] for p in kc.kubectl_json("get", "networkpolicies", "-A")["items"]],
         "replicas": {d["metadata"]["name"]: d["spec"]["replicas"] for d in deps},
         "templates": {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"] for d in deps},
         "routing": kc.kubectl_json("get", "configmap", "llm-routing", "-n", NAMESPACE)["data"],
-        "partition_labels": len(kc.kubectl_json("get", "pods", "-A", "-l", kube.PARTITION_LABEL)["items"]),
+        "partition_labels": len(kc.kubectl_json("get", "pods", "-A", "-l", PARTITION_LABEL)["items"]),
     }

@@ -32,10 +32,10 @@ def test_zone_outage_action_round_trip(service: Cluster) -> None:
     try:
         assert len(result["nodes"]) == 2
         assert result["evicted_s"] >= result["tainted_s"]
-        assert len(default_ledger().active(driver="kubernetes")) == 1
+        assert len(default_ledger().active(target="kubernetes")) == 1
     finally:
         back = zones.zone_outage_rollback("dc2-az-a", configuration=conf)
-    assert back["reverted"] == 1
+    assert back["ledger_entries_closed"] == 1
     assert default_ledger().active() == []
     wait_ready(service, "app=llm-api", SERVICE_PODS)
 

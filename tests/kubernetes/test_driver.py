@@ -10,10 +10,14 @@ import yaml
 from chaoslib.exceptions import ActivityFailed
 from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, wait_ready, zone_with_pods
 
-from chaosdrill import targets
+from actions import datacenters, pods, traffic, zones
+from chaosdrill import faults
+from chaosdrill.drivers.kube import client as kube_client
+from chaosdrill.drivers.kube import reads as kube
 from chaosdrill.errors import BadInput
+from chaosdrill.faults.kinds.surge import USAGE_CPU
+from chaosdrill.faults.kinds.zones import OUTAGE_TAINT, PARTITION_LABEL
 from chaosdrill.ledger import default_ledger
-from chaosdrill.targets import kubernetes as kube
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(300)]
 
@@ -37,17 +41,21 @@ def test_missing_context_is_bad_input(service: Cluster) -> None:
     conf = service.configuration()
     del conf["kube_context"]
     with pytest.raises(BadInput, match="kube_context"):
-        kube.kill_pods(DC1, NAMESPACE, 1, None, 0, conf)
+        pods.kill_pods(DC1, 1, None, NAMESPACE, 0, configuration=conf)
 
 
 def test_unknown_context_is_bad_input_and_names_the_known_ones(service: Cluster) -> None:
     with pytest.raises(BadInput, match=r"no-such-context.*kwok-chaosdrill"):
-        kube.kill_pods(DC1, NAMESPACE, 1, None, 0, service.configuration(kube_context="no-such-context"))
+        pods.kill_pods(
+            DC1, 1, None, NAMESPACE, 0, configuration=service.configuration(kube_context="no-such-context")
+        )
 
 
 def test_missing_kubeconfig_is_bad_input(service: Cluster, tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="does not exist"):
-        kube.kill_pods(DC1, NAMESPACE, 1, None, 0, service.configuration(kubeconfig=str(tmp_path / "nope")))
+        pods.kill_pods(
+            DC1, 1, None, NAMESPACE, 0, configuration=service.configuration(kubeconfig=str(tmp_path / "nope"))
+        )
 
 
 def test_production_context_needs_an_explicit_opt_in(service: Cluster, tmp_path: Path) -> None:
@@ -64,7 +72,7 @@ def test_production_context_needs_an_explicit_opt_in(service: Cluster, tmp_path:
 
 def test_namespace_outside_the_allow_list_is_refused(service: Cluster) -> None:
     with pytest.raises(BadInput, match="chaosdrill_allow_namespaces"):
-        kube.kill_pods("app=llm-api", "default", 1, None, 0, service.configuration())
+        pods.kill_pods("app=llm-api", 1, None, "default", 0, configuration=service.configuration())
 
 
 @pytest.mark.parametrize(
@@ -76,7 +84,7 @@ def test_bad_amounts_are_rejected_before_touching_anything(
 ) -> None:
     before = {p["metadata"]["uid"] for p in _pods(service, DC1)}
     with pytest.raises(BadInput, match=match):
-        kube.kill_pods(DC1, NAMESPACE, count, percentage, 0, service.configuration())
+        pods.kill_pods(DC1, count, percentage, NAMESPACE, 0, configuration=service.configuration())
     assert {p["metadata"]["uid"] for p in _pods(service, DC1)} == before
     assert default_ledger().replay() == []
 
@@ -85,16 +93,16 @@ def test_kill_beyond_the_blast_radius_cap_deletes_nothing(service: Cluster) -> N
     before = {p["metadata"]["uid"] for p in _pods(service, DC1)}
     conf = service.configuration(chaosdrill_max_percentage=50)
     with pytest.raises(ActivityFailed, match="blast radius"):
-        kube.kill_pods(DC1, NAMESPACE, None, 100.0, 0, conf)
+        pods.kill_pods(DC1, None, 100.0, NAMESPACE, 0, configuration=conf)
     with pytest.raises(ActivityFailed, match="blast radius"):
-        kube.kill_pods(DC1, NAMESPACE, len(before), None, 0, conf)
+        pods.kill_pods(DC1, len(before), None, NAMESPACE, 0, configuration=conf)
     assert {p["metadata"]["uid"] for p in _pods(service, DC1)} == before
     assert default_ledger().replay() == []
 
 
 def test_selector_matching_nothing_fails_and_records_nothing(service: Cluster) -> None:
     with pytest.raises(ActivityFailed, match="no live pods"):
-        kube.kill_pods("app=does-not-exist", NAMESPACE, 1, None, 0, service.configuration())
+        pods.kill_pods("app=does-not-exist", 1, None, NAMESPACE, 0, configuration=service.configuration())
     assert default_ledger().replay() == []
 
 
@@ -104,7 +112,7 @@ def test_selector_matching_nothing_fails_and_records_nothing(service: Cluster) -
 def test_kill_pods_by_percentage_deletes_the_rounded_up_share(service: Cluster) -> None:
     before = {p["metadata"]["name"] for p in _pods(service, DC1)}
     started = time.time()
-    result = kube.kill_pods(DC1, NAMESPACE, None, 50.0, 0, service.configuration())
+    result = pods.kill_pods(DC1, None, 50.0, NAMESPACE, 0, configuration=service.configuration())
     assert len(result["killed"]) == 2  # ceil(3 * 50%)
     assert set(result["killed"]) <= before
     remaining = {p["metadata"]["name"] for p in _pods(service, DC1)}
@@ -118,26 +126,26 @@ def test_kill_pods_by_percentage_deletes_the_rounded_up_share(service: Cluster) 
 
 def test_cpu_surge_and_restore_put_back_the_exact_previous_values(service: Cluster) -> None:
     conf = service.configuration()
-    before = {
-        p["metadata"]["name"]: p["metadata"]["annotations"].get(kube.USAGE_CPU) for p in _pods(service, DC1)
-    }
+    before = {p["metadata"]["name"]: p["metadata"]["annotations"].get(USAGE_CPU) for p in _pods(service, DC1)}
     template = service.kubectl_json("get", "deployment", "llm-api-dc1", "-n", NAMESPACE)
-    before_template = template["spec"]["template"]["metadata"]["annotations"][kube.USAGE_CPU]
+    before_template = template["spec"]["template"]["metadata"]["annotations"][USAGE_CPU]
     try:
-        surged = kube.surge_cpu(DC1, NAMESPACE, "300m", conf)  # 60%: below the HPA target
+        surged = traffic.surge(
+            selector=DC1, namespace=NAMESPACE, usage_cpu="300m", configuration=conf
+        )  # 60%: below the HPA target
         assert surged["deployments"] == ["llm-api-dc1"]
         dep = service.kubectl_json("get", "deployment", "llm-api-dc1", "-n", NAMESPACE)
-        assert dep["spec"]["template"]["metadata"]["annotations"][kube.USAGE_CPU] == "300m"
-        assert len(default_ledger().active(driver="kubernetes")) == 1
+        assert dep["spec"]["template"]["metadata"]["annotations"][USAGE_CPU] == "300m"
+        assert len(default_ledger().active(target="kubernetes")) == 1
     finally:
-        restored = kube.restore_cpu(DC1, NAMESPACE, conf)
-    assert restored["reverted"] == 1
+        restored = traffic.end_surge(selector=DC1, namespace=NAMESPACE, configuration=conf)
+    assert restored["ledger_entries_closed"] == 1
     dep = service.kubectl_json("get", "deployment", "llm-api-dc1", "-n", NAMESPACE)
-    assert dep["spec"]["template"]["metadata"]["annotations"][kube.USAGE_CPU] == before_template
+    assert dep["spec"]["template"]["metadata"]["annotations"][USAGE_CPU] == before_template
     for pod in _pods(service, DC1):
         if pod["metadata"]["name"] in before:
-            assert pod["metadata"]["annotations"].get(kube.USAGE_CPU) == before[pod["metadata"]["name"]]
-    assert default_ledger().active(driver="kubernetes") == []
+            assert pod["metadata"]["annotations"].get(USAGE_CPU) == before[pod["metadata"]["name"]]
+    assert default_ledger().active(target="kubernetes") == []
     wait_ready(service, "app=llm-api", SERVICE_PODS)
 
 
@@ -150,46 +158,46 @@ def test_zone_outage_evicts_and_its_rollback_restores_the_nodes(service: Cluster
     nodes = kube.zone_nodes(zone, conf)
     assert len(nodes) == 2
     try:
-        result = kube.zone_outage(zone, 120, conf)
+        result = zones.zone_outage(zone, 120, configuration=conf)
         assert result["nodes"] == nodes
         for name in nodes:
             node = _node(service, name)
             assert node["spec"].get("unschedulable") is True
-            assert {"key": kube.OUTAGE_TAINT, "value": zone, "effect": "NoExecute"} in [
+            assert {"key": OUTAGE_TAINT, "value": zone, "effect": "NoExecute"} in [
                 {k: t.get(k) for k in ("key", "value", "effect")} for t in node["spec"]["taints"]
             ]
         on_zone = [p for p in _pods(service, "app=llm-api") if p["spec"].get("nodeName") in nodes]
         assert on_zone == []
         wait_ready(service, "app=llm-api", SERVICE_PODS)  # rescheduled into dc2-az-a
     finally:
-        back = kube.zone_outage_rollback(zone, conf)
-    assert back["reverted"] == 1
+        back = zones.zone_outage_rollback(zone, configuration=conf)
+    assert back["ledger_entries_closed"] == 1
     for name in nodes:
         node = _node(service, name)
         assert not node["spec"].get("unschedulable")
-        assert kube.OUTAGE_TAINT not in [t["key"] for t in node["spec"].get("taints") or []]
+        assert OUTAGE_TAINT not in [t["key"] for t in node["spec"].get("taints") or []]
 
 
 def test_zone_outage_is_reverted_from_the_ledger_alone(service: Cluster) -> None:
     """What `chaosdrill recover` does after a kill -9: revert from the stored args only."""
     conf = service.configuration()
     zone = "dc3-az-a"
-    kube.zone_outage(zone, 120, conf)
-    [fault] = default_ledger().active(driver="kubernetes")
-    kube._clients.clear()  # a fresh process: no cached client
-    targets.revert(fault)
-    targets.revert(fault)  # idempotent
+    zones.zone_outage(zone, 120, configuration=conf)
+    [fault] = default_ledger().active(target="kubernetes")
+    kube_client._clients.clear()  # a fresh process: no cached client
+    faults.revert(fault)
+    faults.revert(fault)  # idempotent
     default_ledger().mark_reverted(fault.id, how="recover")
     for name in kube.zone_nodes(zone, conf):
         node = _node(service, name)
         assert not node["spec"].get("unschedulable")
-        assert not [t for t in node["spec"].get("taints") or [] if t["key"] == kube.OUTAGE_TAINT]
+        assert not [t for t in node["spec"].get("taints") or [] if t["key"] == OUTAGE_TAINT]
     wait_ready(service, "app=llm-api", SERVICE_PODS)
 
 
 def test_unknown_zone_fails_without_recording(service: Cluster) -> None:
     with pytest.raises(ActivityFailed, match="no node"):
-        kube.zone_outage("atlantis-az-z", 10, service.configuration())
+        zones.zone_outage("atlantis-az-z", 10, configuration=service.configuration())
     assert default_ledger().replay() == []
 
 
@@ -197,16 +205,16 @@ def test_zone_partition_creates_a_policy_and_its_rollback_removes_it(service: Cl
     conf = service.configuration()
     zone = zone_with_pods(service, "dc1")
     try:
-        result = kube.zone_partition(zone, NAMESPACE, conf)
+        result = zones.zone_partition(zone, NAMESPACE, configuration=conf)
         policy = service.kubectl_json("get", "networkpolicy", result["policy"], "-n", NAMESPACE)
-        assert policy["spec"]["podSelector"]["matchLabels"] == {kube.PARTITION_LABEL: zone}
+        assert policy["spec"]["podSelector"]["matchLabels"] == {PARTITION_LABEL: zone}
         assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"]
-        labelled = _pods(service, f"{kube.PARTITION_LABEL}={zone}")
+        labelled = _pods(service, f"{PARTITION_LABEL}={zone}")
         assert {p["metadata"]["name"] for p in labelled} == set(result["pods"])
     finally:
-        kube.zone_partition_rollback(zone, NAMESPACE, conf)
+        zones.zone_partition_rollback(zone, NAMESPACE, configuration=conf)
     assert service.kubectl_json("get", "networkpolicy", "-n", NAMESPACE)["items"] == []
-    assert _pods(service, f"{kube.PARTITION_LABEL}={zone}") == []
+    assert _pods(service, f"{PARTITION_LABEL}={zone}") == []
 
 
 # ------------------------------------------------------------------ data centers
@@ -218,14 +226,14 @@ def test_dc_failover_and_rollback_restore_exact_replicas_and_cells(service: Clus
     wait_ready(service, "app=llm-api", SERVICE_PODS + 1)
     cells_before = service.kubectl_json("get", "configmap", "llm-routing", "-n", NAMESPACE)["data"]
     try:
-        result = kube.dc_failover("dc3", NAMESPACE, "llm-routing", 120, conf)
+        result = datacenters.dc_failover("dc3", NAMESPACE, "llm-routing", 120, configuration=conf)
         assert result["deployments"] == {"llm-api-dc3": 4}
         assert _pods(service, "app=llm-api,chaosdrill.io/datacenter=dc3") == []
         cells = service.kubectl_json("get", "configmap", "llm-routing", "-n", NAMESPACE)["data"]
         assert "dc3" not in cells.values()
         assert cells["cell-0"] == "dc1" and cells["cell-1"] == "dc2"
     finally:
-        kube.dc_failover_rollback("dc3", NAMESPACE, conf)
+        datacenters.dc_failover_rollback("dc3", NAMESPACE, configuration=conf)
     dep = service.kubectl_json("get", "deployment", "llm-api-dc3", "-n", NAMESPACE)
     assert dep["spec"]["replicas"] == 4
     assert service.kubectl_json("get", "configmap", "llm-routing", "-n", NAMESPACE)["data"] == cells_before
@@ -235,7 +243,7 @@ def test_dc_failover_and_rollback_restore_exact_replicas_and_cells(service: Clus
 
 def test_dc_failover_with_a_missing_routing_configmap_touches_nothing(service: Cluster) -> None:
     with pytest.raises(BadInput, match="no-such-map"):
-        kube.dc_failover("dc2", NAMESPACE, "no-such-map", 10, service.configuration())
+        datacenters.dc_failover("dc2", NAMESPACE, "no-such-map", 10, configuration=service.configuration())
     assert service.kubectl_json("get", "deployment", "llm-api-dc2", "-n", NAMESPACE)["spec"]["replicas"] == 3
     assert default_ledger().replay() == []
 
@@ -243,13 +251,13 @@ def test_dc_failover_with_a_missing_routing_configmap_touches_nothing(service: C
 def test_dc_failover_outside_the_dc_allowlist_touches_nothing(service: Cluster) -> None:
     conf = {**service.configuration(), "chaosdrill_allow_dcs": ["dc1"]}
     with pytest.raises(ActivityFailed, match=r"blast radius: dc='dc2'.*allowlist \['dc1'\]"):
-        kube.dc_failover("dc2", NAMESPACE, "llm-routing", 10, conf)
+        datacenters.dc_failover("dc2", NAMESPACE, "llm-routing", 10, configuration=conf)
     assert service.kubectl_json("get", "deployment", "llm-api-dc2", "-n", NAMESPACE)["spec"]["replicas"] == 3
     assert default_ledger().replay() == []
 
 
 def test_chaosk8s_gets_our_context_and_tls_verification(service: Cluster) -> None:
-    secrets = kube.chaosk8s_secrets(service.configuration())
+    secrets = kube_client.chaosk8s_secrets(service.configuration())
     assert secrets == {"KUBERNETES_CONTEXT": service.context, "KUBERNETES_VERIFY_SSL": "true"}
 
 

@@ -11,11 +11,13 @@ import pytest
 from chaos_run_support import recover, wait_until
 from k8s_support import NAMESPACE, SERVICE_PODS, Cluster, marked_objects, snapshot, wait_ready, zone_with_pods
 
+from actions import datacenters, traffic, zones
 from chaosdrill import watchdog
+from chaosdrill.drivers.kube import client as kube_client
 from chaosdrill.errors import BadInput
+from chaosdrill.faults import sweep as kube_sweep
+from chaosdrill.faults.kinds.surge import USAGE_CPU
 from chaosdrill.ledger import default_ledger
-from chaosdrill.targets import kube_sweep
-from chaosdrill.targets import kubernetes as kube
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(300)]
 
@@ -34,15 +36,15 @@ def test_a_lost_ledger_is_no_loss_recover_sweeps_every_fault_kind_from_its_marks
     conf = service.configuration()
     before = snapshot(service)
     before_usage = {
-        p["metadata"]["name"]: p["metadata"]["annotations"].get(kube.USAGE_CPU)
+        p["metadata"]["name"]: p["metadata"]["annotations"].get(USAGE_CPU)
         for p in service.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", DC1)["items"]
     }
-    kube.zone_outage("dc2-az-a", 120, conf)
-    kube.zone_partition(zone_with_pods(service, "dc1"), NAMESPACE, conf)
-    kube.dc_failover("dc3", NAMESPACE, "llm-routing", 120, conf)
-    kube.surge_cpu(DC1, NAMESPACE, "300m", conf)
+    zones.zone_outage("dc2-az-a", 120, configuration=conf)
+    zones.zone_partition(zone_with_pods(service, "dc1"), NAMESPACE, configuration=conf)
+    datacenters.dc_failover("dc3", NAMESPACE, "llm-routing", 120, configuration=conf)
+    traffic.surge(selector=DC1, namespace=NAMESPACE, usage_cpu="300m", configuration=conf)
     assert len(default_ledger().replay()) == 4
-    target = kube.connect(conf)
+    target = kube_client.connect(conf)
     faults, unreadable = kube_sweep.find(target)
     assert unreadable == []
     assert sorted(f.kind for f in faults) == ["cpu_surge", "dc_failover", "zone_outage", "zone_partition"]
@@ -61,7 +63,7 @@ def test_a_lost_ledger_is_no_loss_recover_sweeps_every_fault_kind_from_its_marks
     for pod in service.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", DC1)["items"]:
         name = pod["metadata"]["name"]
         if name in before_usage:
-            assert pod["metadata"]["annotations"].get(kube.USAGE_CPU) == before_usage[name]
+            assert pod["metadata"]["annotations"].get(USAGE_CPU) == before_usage[name]
     code, out = _recover(service, elsewhere)
     assert code == 0 and "no fault marks" in out, out
 
@@ -75,7 +77,7 @@ def test_a_lost_ledger_is_no_loss_recover_sweeps_every_fault_kind_from_its_marks
 
 def test_recover_reverts_a_cluster_fault_and_closes_it_in_the_local_ledger(service: Cluster) -> None:
     conf = service.configuration()
-    kube.zone_partition(zone_with_pods(service, "dc2"), NAMESPACE, conf)
+    zones.zone_partition(zone_with_pods(service, "dc2"), NAMESPACE, configuration=conf)
     [fault] = default_ledger().replay()
     code, out = _recover(service, Path(os.environ["CHAOSDRILL_HOME"]))
     assert code == 0, out
@@ -88,8 +90,8 @@ def test_recover_reverts_a_cluster_fault_and_closes_it_in_the_local_ledger(servi
 def test_expired_only_sweeps_exactly_the_faults_whose_ttl_ran_out(service: Cluster, tmp_path: Path) -> None:
     conf = service.configuration()
     home = Path(os.environ["CHAOSDRILL_HOME"])
-    short = kube.zone_partition(zone_with_pods(service, "dc3"), NAMESPACE, conf, ttl_s=6)
-    kube.surge_cpu(DC1, NAMESPACE, "300m", conf, ttl_s=3600)
+    short = zones.zone_partition(zone_with_pods(service, "dc3"), NAMESPACE, configuration=conf, ttl_s=6)
+    traffic.surge(selector=DC1, namespace=NAMESPACE, usage_cpu="300m", configuration=conf, ttl_s=3600)
     # The drill host dies with its ledger and its watchdog: only the marks remain.
     (home / "ledger.jsonl").unlink()
     wait_until(lambda: not watchdog.is_running(home), 10, "the watchdog to find nothing and exit")
@@ -97,7 +99,7 @@ def test_expired_only_sweeps_exactly_the_faults_whose_ttl_ran_out(service: Clust
     code, out = _recover(service, elsewhere, "--expired-only")
     assert code == 0 and "no expired fault marks" in out, out
     assert service.kubectl_json("get", "networkpolicy", short["policy"], "-n", NAMESPACE)
-    target = kube.connect(conf)
+    target = kube_client.connect(conf)
     [partition] = [f for f in kube_sweep.find(target)[0] if f.kind == "zone_partition"]
     assert partition.expires_at is not None
     time.sleep(max(0.0, partition.expires_at - time.time()) + 0.2)
@@ -113,7 +115,7 @@ def test_expired_only_sweeps_exactly_the_faults_whose_ttl_ran_out(service: Clust
 
 def test_the_watchdog_reverts_a_kubernetes_fault_when_its_ttl_runs_out(service: Cluster) -> None:
     conf = service.configuration()
-    kube.zone_partition(zone_with_pods(service, "dc1"), NAMESPACE, conf, ttl_s=2)
+    zones.zone_partition(zone_with_pods(service, "dc1"), NAMESPACE, configuration=conf, ttl_s=2)
     assert service.kubectl_json("get", "networkpolicies", "-n", NAMESPACE)["items"]
     wait_until(lambda: default_ledger().replay() == [], 20, "the watchdog to revert the partition")
     assert [r.how for r in default_ledger().history()] == ["ttl"]
@@ -124,7 +126,7 @@ def test_the_watchdog_reverts_a_kubernetes_fault_when_its_ttl_runs_out(service: 
 @pytest.mark.parametrize("ttl", [0, -5, "soon"])
 def test_a_bad_ttl_is_refused_before_anything_is_touched(service: Cluster, ttl: Any) -> None:
     with pytest.raises(BadInput, match="ttl_s"):
-        kube.zone_partition("dc1-az-a", NAMESPACE, service.configuration(), ttl_s=ttl)
+        zones.zone_partition("dc1-az-a", NAMESPACE, configuration=service.configuration(), ttl_s=ttl)
     assert default_ledger().replay() == []
     assert service.kubectl_json("get", "networkpolicies", "-n", NAMESPACE)["items"] == []
 

@@ -17,8 +17,8 @@ from bench_support import load_benchmark
 from chaos_run_support import chaos_run
 from k8s_support import Cluster
 
+from chaosdrill.faults.kinds.zones import OUTAGE_TAINT
 from chaosdrill.ledger import Ledger
-from chaosdrill.targets.kubernetes import OUTAGE_TAINT
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.experiments, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -4,8 +4,16 @@ import json
 
 import pytest
 
-from chaosdrill.targets.kube_marks import Mark, MarkError, mark_key, read_mark, strip_mark, unmark_metadata
-from chaosdrill.targets.kube_sweep import ClusterFault, MarkedObject, revert_args
+from chaosdrill.drivers.kube.marks import (
+    Mark,
+    MarkedObject,
+    MarkError,
+    mark_key,
+    read_mark,
+    strip_mark,
+    unmark_metadata,
+)
+from chaosdrill.faults.sweep import ClusterFault, undo_state
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -64,14 +72,13 @@ def test_revert_args_are_rebuilt_from_each_objects_undo_state() -> None:
         "f",
         (_obj("Node", "n1", "", zone="z", unschedulable=True), _obj("Node", "n2", "", zone="z")),
     )
-    assert revert_args(outage) == {"op": "zone_outage", "zone": "z", "nodes": {"n1": True, "n2": False}}
+    assert undo_state(outage) == {"zone": "z", "nodes": {"n1": True, "n2": False}}
     failover = ClusterFault(
         "dc_failover",
         "f",
         (_obj("Deployment", "d1", replicas=4), _obj("ConfigMap", "routing", data={"cell-0": "dc3"})),
     )
-    assert revert_args(failover) == {
-        "op": "dc_failover",
+    assert undo_state(failover) == {
         "namespace": "llm",
         "replicas": {"d1": 4},
         "routing_configmap": "routing",
@@ -85,8 +92,7 @@ def test_revert_args_are_rebuilt_from_each_objects_undo_state() -> None:
             _obj("Pod", "p1", usage=None),
         ),
     )
-    assert revert_args(surge) == {
-        "op": "cpu_surge",
+    assert undo_state(surge) == {
         "namespace": "llm",
         "templates": {"d1": "200m"},
         "pods": {"p1": None},
@@ -94,4 +100,4 @@ def test_revert_args_are_rebuilt_from_each_objects_undo_state() -> None:
         "surged": "1",
     }
     with pytest.raises(MarkError, match="unknown fault kind"):
-        revert_args(ClusterFault("melt_datacenter", "f", (_obj("Node", "n"),)))
+        undo_state(ClusterFault("melt_datacenter", "f", (_obj("Node", "n"),)))

@@ -3,15 +3,16 @@ from typing import Any
 
 import pytest
 
-import chaosdrill.targets as targets
 from chaosdrill import runctx
+from chaosdrill.drivers.target import Target
+from chaosdrill.faults import engine, registry
 from chaosdrill.ledger import Fault, Ledger
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
 
 def fault(key: str = "k", run_id: str | None = "r1") -> Fault:
-    return Fault(driver="test", kind="latency", key=key, description="d", revert={"x": 1}, run_id=run_id)
+    return Fault(kind="latency", target="sandbox", key=key, description="d", undo={"x": 1}, run_id=run_id)
 
 
 def test_record_then_revert(tmp_path: Path) -> None:
@@ -39,14 +40,14 @@ def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
 def test_inject_reverts_when_apply_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     led = Ledger(tmp_path / "l.jsonl")
     reverted: list[dict[str, Any]] = []
-    monkeypatch.setattr(targets, "revert", lambda f: reverted.append(f.revert))
+    monkeypatch.setattr(engine, "revert", lambda f, _drivers=None: reverted.append(f.undo))
 
     def boom() -> None:
         assert len(led.replay()) == 1, "the fault must be on disk before it is applied"
         raise RuntimeError("injection failed")
 
     with pytest.raises(RuntimeError):
-        targets.inject(fault(), boom, ledger=led)
+        engine.record_and_apply(fault(), boom, ledger=led)
     assert reverted == [{"x": 1}]
     assert led.replay() == []
     assert led.history()[0].how == "injection-failed"
@@ -54,11 +55,11 @@ def test_inject_reverts_when_apply_fails(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_rollback_closes_matching_entries_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     led = Ledger(tmp_path / "l.jsonl")
-    monkeypatch.setattr(targets, "revert", lambda f: None)
+    monkeypatch.setattr(engine, "revert", lambda f, _drivers=None: None)
     led.record(fault("a"))
     led.record(fault("a"))
     led.record(fault("b"))
-    assert targets.rollback("test", "a", ledger=led) == 2
+    assert engine.rollback("latency", "sandbox", "a", ledger=led) == 2
     assert [f.key for f in led.replay()] == ["b"]
 
 
@@ -70,17 +71,17 @@ def test_fault_reverted_while_being_applied_is_reverted_again(
     led = Ledger(tmp_path / "l.jsonl")
     disabled: set[str] = set()
     proxies = [f"p{i}" for i in range(6)]
-    monkeypatch.setattr(targets, "revert", lambda f: disabled.clear())
+    monkeypatch.setattr(engine, "revert", lambda f, _drivers=None: disabled.clear())
 
     def apply() -> None:
         for i, proxy in enumerate(proxies):
             disabled.add(proxy)
             if i == 2:  # the concurrent sweep, as the guardrail thread would run it
                 (active,) = led.active()
-                targets.revert(active)
+                engine.revert(active)
                 led.mark_reverted(active.id, how="guardrail")
 
-    targets.inject(fault(), apply, ledger=led)
+    engine.record_and_apply(fault(), apply, ledger=led)
     assert disabled == set()
     assert led.replay() == []
     assert led.history()[0].how == "guardrail"
@@ -89,8 +90,8 @@ def test_fault_reverted_while_being_applied_is_reverted_again(
 def test_fault_not_reverted_meanwhile_stays_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     led = Ledger(tmp_path / "l.jsonl")
     calls: list[str] = []
-    monkeypatch.setattr(targets, "revert", lambda f: calls.append(f.key))
-    targets.inject(fault(), lambda: None, ledger=led)
+    monkeypatch.setattr(engine, "revert", lambda f, _drivers=None: calls.append(f.key))
+    engine.record_and_apply(fault(), lambda: None, ledger=led)
     assert calls == [] and len(led.replay()) == 1
 
 
@@ -101,10 +102,10 @@ def test_each_run_gets_its_own_id_even_if_one_leaked_into_the_environment(
 
     monkeypatch.setenv(runctx.RUN_ID_ENV, "leaked-from-a-parent")
     ledger_control.configure_control()
-    first = targets.current_run_id()
+    first = runctx.run_id()
     ledger_control.configure_control()
     assert first not in (None, "leaked-from-a-parent")
-    assert targets.current_run_id() != first
+    assert runctx.run_id() != first
 
 
 LEGACY = Path(__file__).parent / "data" / "ledger-v1.jsonl"
@@ -116,21 +117,34 @@ def test_a_ledger_written_before_the_fault_registry_still_replays() -> None:
     their drivers built them). Any new ledger format must keep reading it: ``recover`` on a
     machine upgraded mid-drill depends on it."""
     history = Ledger(LEGACY).history()
-    kinds = {(r.fault.driver, r.fault.revert.get("op", "-")) for r in history}
+    kinds = {(r.fault.kind, r.fault.target) for r in history}
     assert kinds == {
-        ("sandbox", "remove_toxic"),
-        ("sandbox", "enable_proxies"),
-        ("sandbox", "set_defences"),
-        ("sandbox", "none"),
-        ("sandbox", "release_hold"),
-        ("sandbox", "start_gateway"),
-        ("kubernetes", "none"),
-        ("kubernetes", "zone_outage"),
-        ("kubernetes", "zone_partition"),
-        ("kubernetes", "dc_failover"),
-        ("kubernetes", "cpu_surge"),
-        ("load", "-"),
+        ("latency", "sandbox"),
+        ("blackhole", "sandbox"),
+        ("zone_partition", "sandbox"),
+        ("bandwidth", "sandbox"),
+        ("reset_peer", "sandbox"),
+        ("link_cut", "sandbox"),
+        ("defences_off", "sandbox"),
+        ("pod_kill", "sandbox"),
+        ("zone_outage", "sandbox"),
+        ("dc_failover", "sandbox"),
+        ("pod_kill", "kubernetes"),
+        ("zone_outage", "kubernetes"),
+        ("zone_partition", "kubernetes"),
+        ("dc_failover", "kubernetes"),
+        ("surge", "kubernetes"),
+        ("surge", "sandbox"),
     }
+    # Every legacy record names a kind the registry knows, and keeps its undo state without "op".
+    for record in history:
+        kind = registry.lookup(record.fault.kind, Target(record.fault.target))
+        assert kind.name == record.fault.kind
+        assert "op" not in record.fault.undo
+    toxic = next(r.fault for r in history if r.fault.kind == "latency")
+    assert set(toxic.undo) == {"api", "instance", "proxies", "toxic"}
+    outage = next(r.fault for r in history if (r.fault.kind, r.fault.target) == ("zone_outage", "kubernetes"))
+    assert set(outage.undo) == {"kube_context", "kubeconfig", "nodes", "zone"}
     # The kill closed its own entry; everything else was still active when the file was copied.
-    assert [f.kind for f in Ledger(LEGACY).replay()].count("kill") == 0
+    assert [(f.kind, f.target) for f in Ledger(LEGACY).replay()].count(("pod_kill", "sandbox")) == 0
     assert len(Ledger(LEGACY).replay()) == len(history) - 1

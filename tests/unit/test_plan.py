@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from chaosdrill.drills.plan import load_plan
+from chaosdrill.drivers.target import Target
 from chaosdrill.errors import BadInput
 from chaosdrill.expectation import Status, expectation_of, outcome_of
-from chaosdrill.targets import Target
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 

@@ -16,7 +16,7 @@ object it changes:
 
 A mark travels in the same API call as the change it describes (a single patch), so
 an object never carries the change without the mark. Reverting removes both. This module
-is pure: it builds and reads metadata; the driver does the calls.
+is pure: it builds and reads metadata; the fault kinds do the calls.
 """
 
 import json
@@ -25,7 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["MARK_PREFIX", "Mark", "MarkError", "mark_key", "read_mark", "strip_mark", "unmark_metadata"]
+__all__ = [
+    "MARK_PREFIX",
+    "Mark",
+    "MarkError",
+    "MarkedObject",
+    "mark_key",
+    "read_mark",
+    "strip_mark",
+    "unmark_metadata",
+]
 
 MARK_PREFIX = "fault.chaosdrill.io/"
 
@@ -113,3 +122,13 @@ def read_mark(kind: str, metadata: Mapping[str, Any]) -> Mark | None:
         )
     except (ValueError, KeyError, TypeError) as e:
         raise MarkError(f"annotation {key} is not a chaosdrill mark: {e}") from e
+
+
+@dataclass(frozen=True)
+class MarkedObject:
+    """One object a fault changed: what it is, where, and its mark."""
+
+    object_kind: str  # Node, NetworkPolicy, Deployment, ConfigMap, Pod
+    namespace: str
+    name: str
+    mark: Mark

@@ -1,0 +1,375 @@
+"""Zone faults: take an availability zone out, or cut it off from the others.
+
+On Kubernetes an outage is what a real zone loss looks like to the control plane: its
+nodes are cordoned and tainted NoExecute, so their pods are evicted and rescheduled in the
+surviving zones; a partition is a NetworkPolicy. On the sandbox the zone is named
+``<dc>-<az>`` (``dc1-az-a``): an outage stops every replica of that AZ pool and holds it
+at zero; a partition blackholes the gateway's links to the pool in toxiproxy.
+"""
+
+import time
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from chaosdrill.drivers.kube.client import (
+    DC_LABEL,
+    ZONE_LABEL,
+    KubeTarget,
+    call,
+    ignore_404,
+    metadata_of,
+    parallel,
+    pods_on_nodes,
+    wait_until,
+    zone_node_names,
+)
+from chaosdrill.drivers.kube.marks import Mark, MarkedObject, MarkError, read_mark, unmark_metadata
+from chaosdrill.drivers.sandbox import SandboxDriver
+from chaosdrill.drivers.target import Target
+from chaosdrill.errors import ActivityFailed, FaultNotApplied
+from chaosdrill.faults.kind import Env, FaultKind, Plan
+from chaosdrill.faults.toxics import ToxicFault
+
+__all__ = ["KINDS", "HoldPool", "PartitionPolicy", "PartitionToxic", "TaintZone"]
+
+PARTITION_LABEL = "chaosdrill.io/partitioned-zone"
+OUTAGE_TAINT = "chaosdrill.io/zone-outage"
+OUTAGE = {"actions.zones.zone_outage": "inject", "actions.zones.zone_outage_rollback": "remove"}
+PARTITION = {"actions.zones.zone_partition": "inject", "actions.zones.zone_partition_rollback": "remove"}
+
+
+def _wait_for(check: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return bool(check())
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+class HoldPool(FaultKind):
+    """Stop every replica of the zone's AZ pool and hold it at zero (the supervisor keeps it there)."""
+
+    name = "zone_outage"
+    targets = (Target.SANDBOX,)
+    activities = OUTAGE
+
+    def key(self, env: Env, args: Mapping[str, Any]) -> str:
+        return f"zone_outage:{args['zone']}"
+
+    def plan(self, env: Env, args: Mapping[str, Any]) -> Plan:
+        zone = str(args["zone"])
+        sandbox: SandboxDriver = env.drivers.sandbox()
+        dc, az = sandbox.zone_pool(zone)
+        return Plan(
+            key=self.key(env, args),
+            description=f"stop every replica of {dc}/{az} and hold the pool at zero",
+            undo={"instance": sandbox.instance_id, "api": sandbox.supervisor_api, "dc": dc, "az": az},
+            touches=(f"replica pool {dc}/{az}: stop every replica and hold it at zero",),
+            dc_selector=dc,
+            dcs=(dc,),
+            work={"sandbox": sandbox},
+        )
+
+    def apply(self, env: Env, plan: Plan, mark: Mark) -> dict[str, Any]:
+        sandbox: SandboxDriver = plan.work["sandbox"]
+        dc, az = str(plan.undo["dc"]), str(plan.undo["az"])
+        started = time.monotonic()
+        sandbox.post(f"{sandbox.supervisor_api}/hold", {"dc": dc, "az": az, "held": True})
+        if not _wait_for(lambda: sandbox.live_replicas(dc, az) == 0, 10.0):
+            raise FaultNotApplied(
+                f"{dc}/{az} still has {sandbox.live_replicas(dc, az)} replicas after the outage"
+            )
+        return {"zone": f"{dc}-{az}", "pool": f"{dc}/{az}", "down_after_s": time.monotonic() - started}
+
+    def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
+        sandbox = drivers.sandbox_instance(str(undo.get("instance")))
+        if sandbox is not None:
+            sandbox.post(f"{undo['api']}/hold", {"dc": undo["dc"], "az": undo["az"], "held": False})
+
+    def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
+        return {"zone": str(args["zone"])}
+
+
+class PartitionToxic(ToxicFault):
+    """Blackhole every link from the DC's gateway to the zone's replica pool."""
+
+    name = "zone_partition"
+    activities = PARTITION
+    toxic = "chaosdrill-partition"
+    toxic_type = "timeout"
+
+    def attributes(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        return {"timeout": 0}
+
+    def selection(self, env: Env, args: Mapping[str, Any]) -> tuple[str, str, str]:
+        dc, az = env.drivers.sandbox().zone_pool(str(args["zone"]))
+        return dc, az, "replicas"
+
+
+# --------------------------------------------------------------------------- kubernetes
+
+
+def _outage_taint(zone: str) -> dict[str, str]:
+    return {"key": OUTAGE_TAINT, "value": zone, "effect": "NoExecute"}
+
+
+def _taints_without_ours(node: Any) -> list[dict[str, Any]]:
+    return [
+        {"key": t.key, "value": t.value, "effect": t.effect}
+        for t in (node.spec.taints or [])
+        if t.key != OUTAGE_TAINT
+    ]
+
+
+def _untaint(target: KubeTarget, nodes: Mapping[str, bool]) -> None:
+    def untaint(item: tuple[str, bool]) -> None:
+        name, was_unschedulable = item
+        node = ignore_404(lambda: target.core.read_node(name))
+        if node is None:
+            return
+        body = {
+            "metadata": unmark_metadata("zone_outage"),
+            "spec": {"unschedulable": was_unschedulable, "taints": _taints_without_ours(node)},
+        }
+        target.core.patch_node(name, body)
+
+    parallel(untaint, list(nodes.items()))
+
+
+def _nodes_with_our_taint(target: KubeTarget, nodes: Sequence[str]) -> dict[str, bool]:
+    """Nodes still carrying our taint, each with its ``unschedulable`` from before the fault.
+
+    The node's mark says what that was; a taint with no mark (put there by hand) gets the
+    node uncordoned.
+    """
+    tainted: dict[str, bool] = {}
+    for name in nodes:
+        node = target.core.read_node(name)
+        if any(t.key == OUTAGE_TAINT for t in node.spec.taints or []):
+            try:
+                mark = read_mark("zone_outage", metadata_of(node))
+            except MarkError:
+                mark = None
+            tainted[name] = bool(mark.undo.get("unschedulable", False)) if mark else False
+    return tainted
+
+
+class TaintZone(FaultKind):
+    """Cordon every node of ``zone`` and taint it NoExecute, then wait for its pods to be evicted.
+
+    Each node carries the fault's mark (with its previous ``unschedulable``) in the same
+    patch as the taint, so a sweep of the cluster can undo it without the ledger.
+    """
+
+    name = "zone_outage"
+    targets = (Target.KUBERNETES,)
+    activities = OUTAGE
+    marks = ("Node",)
+
+    def key(self, env: Env, args: Mapping[str, Any]) -> str:
+        return f"zone_outage/{env.configuration.get('kube_context', '')}/{args['zone']}"
+
+    def plan(self, env: Env, args: Mapping[str, Any]) -> Plan:
+        zone = str(args["zone"])
+        target: KubeTarget = env.drivers.kube(env.configuration)
+        nodes = zone_node_names(target, zone)
+        if not nodes:
+            raise ActivityFailed(f"zone_outage: no node is labelled {ZONE_LABEL}={zone}")
+        before, dcs = {}, set()
+        for name in nodes:
+            node = call(f"read node {name}", partial(target.core.read_node, name))
+            before[name] = bool(node.spec.unschedulable)
+            dcs.add((node.metadata.labels or {}).get(DC_LABEL))
+        return Plan(
+            key=self.key(env, args),
+            description=f"cordon and NoExecute-taint {len(nodes)} nodes of zone {zone}",
+            undo={**target.where(), "zone": zone, "nodes": before},
+            touches=tuple(f"node {n}: cordon, taint {OUTAGE_TAINT}=NoExecute" for n in nodes),
+            dcs=tuple(sorted(dc for dc in dcs if dc)),  # nodes labelled with their DC, where they are
+            work={"target": target, "wait_s": float(args.get("wait_evicted_s", 120.0))},
+        )
+
+    def apply(self, env: Env, plan: Plan, mark: Mark) -> dict[str, Any]:
+        target: KubeTarget = plan.work["target"]
+        zone, before = str(plan.undo["zone"]), dict(plan.undo["nodes"])
+        nodes, wait_s = list(before), float(plan.work["wait_s"])
+
+        def taint(name: str) -> None:
+            node = target.core.read_node(name)
+            taints = [*_taints_without_ours(node), _outage_taint(zone)]
+            body = {
+                "metadata": {
+                    "resourceVersion": node.metadata.resource_version,
+                    **mark.with_undo(zone=zone, unschedulable=before[name]).metadata(),
+                },
+                "spec": {"unschedulable": True, "taints": taints},
+            }
+            target.core.patch_node(name, body)
+
+        def applied(name: str) -> bool:
+            node = target.core.read_node(name)
+            ours = [t for t in node.spec.taints or [] if t.key == OUTAGE_TAINT and t.effect == "NoExecute"]
+            return bool(node.spec.unschedulable) and bool(ours)
+
+        start = time.monotonic()
+        call("cordon and taint nodes", lambda: parallel(taint, nodes))
+        oks = call("read nodes", lambda: parallel(applied, nodes))
+        missed = [n for n, ok in zip(nodes, oks, strict=True) if not ok]
+        if missed:
+            raise FaultNotApplied(f"zone_outage: nodes {missed} are not cordoned and tainted after the patch")
+        tainted_at = time.monotonic() - start
+        if not wait_until(lambda: not pods_on_nodes(target, nodes), wait_s):
+            left = pods_on_nodes(target, nodes)
+            raise FaultNotApplied(
+                f"zone_outage: {len(left)} pods still on {zone} after {wait_s}s "
+                f"(e.g. {left[0].namespace}/{left[0].name})"
+            )
+        return {
+            "zone": zone,
+            "nodes": nodes,
+            "tainted_s": round(tainted_at, 3),
+            "evicted_s": round(time.monotonic() - start, 3),
+        }
+
+    def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
+        target = drivers.kube_at(undo.get("kubeconfig"), str(undo["kube_context"]))
+        _untaint(target, dict(undo.get("nodes") or {}))
+
+    def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Also clean a taint left by hand or by a lost ledger: only ours, never a foreign one."""
+        zone = str(args["zone"])
+        target: KubeTarget = env.drivers.kube(env.configuration)
+        nodes = zone_node_names(target, zone)
+        _untaint(target, _nodes_with_our_taint(target, nodes))
+        return {"zone": zone, "nodes": nodes}
+
+    def undo_from_marks(self, objects: Sequence[MarkedObject]) -> dict[str, Any]:
+        return {
+            "zone": objects[0].mark.undo.get("zone"),
+            "nodes": {o.name: bool(o.mark.undo.get("unschedulable", False)) for o in objects},
+        }
+
+
+def _policy_name(zone: str) -> str:
+    return f"chaosdrill-partition-{zone}"
+
+
+def _heal(target: KubeTarget, zone: str, namespace: str, pods: Sequence[str]) -> None:
+    ignore_404(lambda: target.networking.delete_namespaced_network_policy(_policy_name(zone), namespace))
+    labelled = target.core.list_namespaced_pod(namespace, label_selector=f"{PARTITION_LABEL}={zone}").items
+    unlabel = {"metadata": {"labels": {PARTITION_LABEL: None}}}
+    parallel(
+        lambda n: ignore_404(lambda: target.core.patch_namespaced_pod(n, namespace, unlabel)),
+        sorted({p.metadata.name for p in labelled} | set(pods)),
+    )
+
+
+class PartitionPolicy(FaultKind):
+    """Deny traffic between the pods in ``zone`` and every other pod of ``namespace``.
+
+    A NetworkPolicy selects pods by label, not by node, so the pods now running in the zone
+    are labelled ``chaosdrill.io/partitioned-zone=<zone>`` and the policy admits only
+    traffic among them. Pods scheduled into the zone later are not covered. The policy
+    takes effect only where a network plugin enforces NetworkPolicy (kwok's pods have no
+    network, so on the local cluster the check is the policy itself).
+    """
+
+    name = "zone_partition"
+    targets = (Target.KUBERNETES,)
+    activities = PARTITION
+    marks = ("NetworkPolicy",)
+
+    def key(self, env: Env, args: Mapping[str, Any]) -> str:
+        context = env.configuration.get("kube_context", "")
+        return f"zone_partition/{context}/{args.get('namespace', 'default')}/{args['zone']}"
+
+    def plan(self, env: Env, args: Mapping[str, Any]) -> Plan:
+        zone, namespace = str(args["zone"]), str(args.get("namespace", "default"))
+        target: KubeTarget = env.drivers.kube(env.configuration)
+        target.check_namespace(namespace)
+        nodes = zone_node_names(target, zone)
+        if not nodes:
+            raise ActivityFailed(f"zone_partition: no node is labelled {ZONE_LABEL}={zone}")
+        pods = [p.name for p in pods_on_nodes(target, nodes) if p.namespace == namespace]
+        if not pods:
+            raise ActivityFailed(
+                f"zone_partition: no live pods of namespace {namespace!r} run in zone {zone}"
+            )
+        return Plan(
+            key=self.key(env, args),
+            description=f"NetworkPolicy isolating {len(pods)} pods of zone {zone} in {namespace}",
+            undo={**target.where(), "zone": zone, "namespace": namespace, "pods": pods},
+            touches=(
+                f"NetworkPolicy {namespace}/{_policy_name(zone)}: create",
+                *(f"pod {namespace}/{p}: label" for p in pods),
+            ),
+            namespaces=(namespace,),
+            work={"target": target},
+        )
+
+    def apply(self, env: Env, plan: Plan, mark: Mark) -> dict[str, Any]:
+        target: KubeTarget = plan.work["target"]
+        zone, namespace, pods = str(plan.undo["zone"]), str(plan.undo["namespace"]), list(plan.undo["pods"])
+        same_zone = {"matchLabels": {PARTITION_LABEL: zone}}
+        marked = mark.with_undo(zone=zone, namespace=namespace).metadata()
+        policy = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": _policy_name(zone),
+                "labels": {"app.kubernetes.io/managed-by": "chaosdrill", **marked["labels"]},
+                "annotations": marked["annotations"],
+            },
+            "spec": {
+                "podSelector": same_zone,
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": same_zone}]}],
+                "egress": [{"to": [{"podSelector": same_zone}]}],
+            },
+        }
+        label = {"metadata": {"labels": {PARTITION_LABEL: zone}}}
+        call(
+            "label pods",
+            lambda: parallel(
+                lambda n: ignore_404(lambda: target.core.patch_namespaced_pod(n, namespace, label)), pods
+            ),
+        )
+        call(
+            "create NetworkPolicy",
+            lambda: target.networking.create_namespaced_network_policy(namespace, policy),
+        )
+        got = ignore_404(
+            lambda: target.networking.read_namespaced_network_policy(_policy_name(zone), namespace)
+        )
+        labelled = target.core.list_namespaced_pod(
+            namespace, label_selector=f"{PARTITION_LABEL}={zone}"
+        ).items
+        if got is None or not labelled:
+            raise FaultNotApplied(
+                f"zone_partition: policy or pod labels for {zone} not found after creating them"
+            )
+        return {"zone": zone, "namespace": namespace, "policy": _policy_name(zone), "pods": sorted(pods)}
+
+    def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
+        target = drivers.kube_at(undo.get("kubeconfig"), str(undo["kube_context"]))
+        _heal(target, str(undo["zone"]), str(undo["namespace"]), list(undo.get("pods") or []))
+
+    def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
+        zone, namespace = str(args["zone"]), str(args.get("namespace", "default"))
+        target: KubeTarget = env.drivers.kube(env.configuration)
+        target.check_namespace(namespace)
+        _heal(target, zone, namespace, [])
+        return {"zone": zone, "namespace": namespace}
+
+    def undo_from_marks(self, objects: Sequence[MarkedObject]) -> dict[str, Any]:
+        first = objects[0]
+        namespace = first.namespace or str(first.mark.undo.get("namespace", ""))
+        return {"zone": first.mark.undo["zone"], "namespace": namespace, "pods": []}
+
+
+KINDS = (HoldPool(), PartitionToxic(), TaintZone(), PartitionPolicy())
