@@ -5,7 +5,7 @@ from typing import Any
 
 from chaosdrill.drivers.sandbox import admin_get, gateway_url
 from chaosdrill.errors import ActivityFailed
-from chaosdrill.sandbox.lifecycle import require_state
+from chaosdrill.sandbox.lifecycle import edge_url, require_state
 
 __all__ = ["breaker_transitions", "edge_state", "gateway_state", "supervisor_state"]
 
@@ -34,4 +34,4 @@ def supervisor_state() -> dict[str, Any]:
 
 def edge_state() -> dict[str, Any]:
     """The edge's per-DC health and its cell moves."""
-    return admin_get(require_state()["edge"]["url"], "/admin/state")
+    return admin_get(edge_url(require_state()), "/admin/state")

@@ -13,7 +13,8 @@ from pathlib import Path
 from chaosdrill import runctx
 from chaosdrill.errors import ActivityFailed
 from chaosdrill.ledger import FaultRecord, default_ledger
-from chaosdrill.load.measurements import Summary, aggregate, read_windows
+from chaosdrill.ledger_legacy import kind_names
+from chaosdrill.load.measurements import Summary, aggregate, read_meta, read_windows
 
 __all__ = [
     "Anchor",
@@ -21,6 +22,7 @@ __all__ = [
     "fault_anchor",
     "faults",
     "measurements_file",
+    "run_started",
     "summary",
     "window_bounds",
 ]
@@ -41,11 +43,13 @@ def measurements_file() -> Path:
 
 
 def faults(kind: str | None = None) -> list[FaultRecord]:
-    """This run's faults, oldest first, optionally of one kind (latency, timeout, kill, ...)."""
+    """This run's faults, oldest first, optionally of one kind (``latency``, ``blackhole``,
+    ``pod_kill``, ...: the fault registry's names; the older names such as ``timeout`` still work)."""
     run_id = runctx.run_id()
     if not run_id:
         return []
-    return [r for r in default_ledger().of_run(run_id) if kind is None or r.fault.kind == kind]
+    names = None if kind is None else kind_names(kind)
+    return [r for r in default_ledger().of_run(run_id) if names is None or r.fault.kind in names]
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,20 @@ def fault_anchor(kind: str | None = None) -> Anchor:
         )
     last = found[-1]
     return Anchor(last.fault.at, last.reverted_at, last.fault.description)
+
+
+def run_started() -> float:
+    """When this run's load started (its measurements' ``meta``), the start of window ``run``."""
+    meta = read_meta(measurements_file())
+    started = meta.get("started")
+    if isinstance(started, int | float):
+        return float(started)
+    windows = read_windows(measurements_file())
+    if not windows:
+        raise ActivityFailed(
+            "the load has written no measurements yet, so the run has no start to judge from"
+        )
+    return windows[0].t0
 
 
 def window_bounds(window: str, kind: str | None = None) -> tuple[float | None, float | None]:

@@ -10,7 +10,24 @@ Every undo state kept its shape; only the names changed.
 
 from typing import Any
 
-__all__ = ["upgrade"]
+__all__ = ["KIND_NAMES", "kind_names", "upgrade"]
+
+# The ``fault_kind`` names experiments could give probes before the registry (the toxic type or
+# the driver's own word), and the kinds they name today.
+KIND_NAMES: dict[str, tuple[str, ...]] = {
+    "timeout": ("blackhole", "zone_partition"),
+    "kill": ("pod_kill",),
+    "disable": ("link_cut",),
+    "defences": ("defences_off",),
+    "dc_outage": ("dc_failover",),
+    "cpu_surge": ("surge",),
+}
+
+
+def kind_names(name: str) -> tuple[str, ...]:
+    """The registry kinds a probe's ``fault_kind`` means: itself, or what an older name meant."""
+    return KIND_NAMES.get(name, (name,))
+
 
 # A sandbox toxic's kind, by the toxic name the older actions gave it.
 _TOXICS = {

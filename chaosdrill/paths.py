@@ -27,5 +27,10 @@ def sandbox_dir() -> Path:
     return home() / "sandbox"
 
 
+def sandbox_system_file() -> Path:
+    """The system file the running sandbox writes of itself."""
+    return sandbox_dir() / "system.yaml"
+
+
 def sandbox_state_file() -> Path:
     return sandbox_dir() / "state.json"

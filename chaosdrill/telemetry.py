@@ -10,11 +10,13 @@ times. Every wait is bounded in time and in the number of attempts.
 """
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from chaosdrill import promql
 from chaosdrill.drivers.alertmanager import AlertmanagerAlert, AlertmanagerClient
 from chaosdrill.drivers.http_endpoint import endpoint_from
 from chaosdrill.drivers.notifications import (
@@ -25,6 +27,7 @@ from chaosdrill.drivers.notifications import (
 )
 from chaosdrill.drivers.prometheus import PrometheusClient, Sample, Series
 from chaosdrill.errors import ActivityFailed, BadInput, ChaosdrillError, TemporaryError
+from chaosdrill.system import system_of
 
 # The drivers' typed results, re-exported: probes read monitoring through this module only.
 __all__ = [
@@ -38,12 +41,16 @@ __all__ = [
     "Series",
     "alertmanager",
     "as_verdict",
+    "glob_regex",
+    "is_true_now",
     "json_number",
+    "mechanism",
     "notifications_file",
     "poll",
     "positive",
     "prometheus",
     "read_notifications",
+    "time_until",
 ]
 
 T = TypeVar("T")
@@ -118,3 +125,68 @@ def poll(deadline: float, interval_s: float, attempt: Callable[[], T | None]) ->
     if last_error is not None:
         raise ActivityFailed(str(last_error)) from last_error
     return None
+
+
+def mechanism(name: str, configuration: Mapping[str, Any] | None, **labels: str) -> str | None:
+    """The PromQL query of mechanism ``name`` filled with ``labels``, when the experiment's
+    system file declares it and a Prometheus is known to ask; None otherwise (the probe then
+    judges by the sandbox's own logs). On the sandbox the system file is the one it wrote of
+    itself; on any other target a missing mechanism is bad input: there is nothing else to read."""
+    system = system_of(configuration)
+    declared = system.mechanism(name) if system is not None else None
+    has_prometheus = (configuration or {}).get("chaosdrill_prometheus") is not None or (
+        system is not None and system.prometheus is not None
+    )
+    if declared is not None and has_prometheus:
+        return declared.render(**labels)
+    if (configuration or {}).get("chaosdrill_target", "sandbox") != "sandbox":
+        where = system.path if system is not None else "configuration.chaosdrill_system"
+        missing = f"no {name} mechanism" if declared is None else "no prometheus to ask"
+        raise BadInput(
+            where, f"mechanisms.{name}", f"the system file has {missing}: this probe has nothing to judge by"
+        )
+    return None
+
+
+def glob_regex(pattern: str) -> str:
+    """A shell glob (``dc1/*``) as the RE2 expression PromQL's ``=~`` matches whole."""
+    out = []
+    for ch in pattern:
+        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+    return "".join(out)
+
+
+def time_until(
+    query: str,
+    start: float,
+    within_s: float,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+    expect: bool = True,
+    step_s: float = 0.5,
+) -> float | None:
+    """Seconds from ``start`` until ``query`` was ``expect`` (true: any series; false: none)
+    in Prometheus, looking at most ``within_s`` past ``start``; None if it never was. Waits
+    while that window is still open. Driver failures are verdicts (``ActivityFailed``)."""
+    deadline = start + within_s
+    step = promql.fitting_step(within_s, step_s)
+    with prometheus(configuration, secrets) as prom, as_verdict():
+
+        def attempt() -> float | None:
+            end = max(start, min(time.time(), deadline))
+            series = prom.query_range(query, start, end, step)
+            if expect:
+                return promql.first_true(series)
+            wrong = promql.violations(list(series), start, end, step, True)
+            return wrong[0] if wrong else None
+
+        found = poll(deadline + SETTLE_S, min(max(step, 0.5), 5.0), attempt)
+    return None if found is None else max(0.0, found - start)
+
+
+def is_true_now(
+    query: str, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
+) -> bool:
+    """Whether ``query`` returns any series now."""
+    with prometheus(configuration, secrets) as prom, as_verdict():
+        return bool(prom.query(query).samples)

@@ -1,6 +1,9 @@
-"""Autoscaling and self-healing probes, from the supervisor's event log: replicas
-reached N within T of a surge, came back down after it, and killed replicas were
-replaced within T."""
+"""Autoscaling and self-healing probes: replicas reached N within T of a surge, came back
+down after it, and killed replicas were replaced within T.
+
+Reaching and settling are judged by PromQL where the system file declares ``ready_replicas``
+(the sandbox's does); otherwise, like the replacement of killed replicas (which needs each
+replica's exit and start), from the sandbox supervisor's event log."""
 
 import fnmatch
 import time
@@ -9,7 +12,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import components, evidence
+from chaosdrill import components, evidence, telemetry
 
 __all__ = ["pools_at_desired_within", "replicas_reached", "replicas_recovered_within", "replicas_settled"]
 
@@ -39,6 +42,15 @@ def replicas_reached(
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
     anchor = evidence.fault_anchor(fault_kind)
     pool = f"{dc}/{az}"
+    ready = telemetry.mechanism("ready_replicas", configuration, pool=telemetry.glob_regex(pool))
+    if ready is not None:
+        query = f"({ready}) >= {int(at_least)}"
+        took = telemetry.time_until(query, anchor.injected_at, within_s, configuration, secrets)
+        if took is None:
+            raise ActivityFailed(
+                f"no pool matching {pool} reached {at_least} ready replicas within {within_s:g}s of the fault: {query!r}"
+            )
+        return {"ok": True, "pool": pool, "after_s": took, "judged_by": query}
     ups = [e for e in _scaled(pool) if e["at"] >= anchor.injected_at and e["to"] >= at_least]
     if not ups:
         peak = max([e["to"] for e in _scaled(pool) if e["at"] >= anchor.injected_at], default=None)
@@ -69,6 +81,16 @@ def replicas_settled(
     if anchor.reverted_at is None:
         raise ActivityFailed(f"the fault ({anchor.description}) is still active")
     pool = f"{dc}/{az}"
+    ready = telemetry.mechanism("ready_replicas", configuration, pool=telemetry.glob_regex(pool))
+    if ready is not None:
+        above = f"({ready}) > {int(at_most)}"
+        took = telemetry.time_until(above, anchor.reverted_at, within_s, configuration, secrets, expect=False)
+        if took is None or telemetry.is_true_now(above, configuration, secrets):
+            raise ActivityFailed(
+                f"pools matching {pool} were not back at {at_most} replicas or fewer within {within_s:g}s "
+                f"of the surge ending: {above!r} is still true"
+            )
+        return {"ok": True, "pool": pool, "settled_after_s": took, "judged_by": above}
     state = components.supervisor_state()
     over = {
         f"{d}/{a}": p["desired"]
@@ -95,7 +117,7 @@ def replicas_recovered_within(
     every pool is back at its desired count."""
     if evidence.before_method():
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
-    kills = evidence.faults("kill")
+    kills = evidence.faults("pod_kill")
     if not kills:
         raise ActivityFailed("no replicas were killed in this run")
     state = components.supervisor_state()

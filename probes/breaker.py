@@ -1,11 +1,14 @@
 """Circuit-breaker probes: the breaker of a pool opened within T of the fault, and
-closed again within T of the fault's removal. Times come from the gateway's own
-transition log and the ledger."""
+closed again within T of the fault's removal.
+
+Judged by PromQL where the experiment's system file declares the ``breaker_open`` mechanism
+(the sandbox's own file does), timed from the fault's ledger timestamps; otherwise from the
+sandbox gateway's own transition log."""
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import components, evidence
+from chaosdrill import components, evidence, telemetry
 
 __all__ = ["breaker_closed_within", "breaker_opened_within"]
 
@@ -24,6 +27,15 @@ def breaker_opened_within(
     if evidence.before_method():
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
     anchor = evidence.fault_anchor(fault_kind)
+    query = telemetry.mechanism("breaker_open", configuration, dc=dc, pool=pool)
+    if query is not None:
+        took = telemetry.time_until(query, anchor.injected_at, within_s, configuration, secrets)
+        if took is None:
+            raise ActivityFailed(
+                f"breaker {dc}/{pool} did not open within {within_s:g}s of the fault ({anchor.description}): "
+                f"{query!r} stayed false"
+            )
+        return {"ok": True, "breaker": f"{dc}/{pool}", "opened_after_s": took, "judged_by": query}
     opened = [
         t for t, s in components.breaker_transitions(dc, pool) if s == "open" and t >= anchor.injected_at
     ]
@@ -53,6 +65,14 @@ def breaker_closed_within(
     anchor = evidence.fault_anchor(fault_kind)
     if anchor.reverted_at is None:
         raise ActivityFailed(f"the fault ({anchor.description}) is still active; revert it before this probe")
+    query = telemetry.mechanism("breaker_open", configuration, dc=dc, pool=pool)
+    if query is not None:
+        took = telemetry.time_until(query, anchor.reverted_at, within_s, configuration, secrets, expect=False)
+        if took is None or telemetry.is_true_now(query, configuration, secrets):
+            raise ActivityFailed(
+                f"breaker {dc}/{pool} has not stayed closed since the fault was reverted: {query!r} is true"
+            )
+        return {"ok": True, "breaker": f"{dc}/{pool}", "closed_after_s": took, "judged_by": query}
     transitions = components.breaker_transitions(dc, pool)
     closed = [t for t, s in transitions if s == "closed" and t >= anchor.reverted_at]
     current = transitions[-1][1] if transitions else "closed"

@@ -1,12 +1,16 @@
-"""DC failover probes, from the edge's own health log: the dead DC's cells moved to the
-survivors within the RTO of the fault, and moved back within T of its recovery."""
+"""DC failover probes: the dead DC's cells moved to the survivors within the RTO of the
+fault, and moved back within T of its recovery.
+
+Judged by PromQL where the system file declares ``dc_healthy`` (the sandbox's does: the edge
+exports each DC's health), timed from the fault's ledger timestamps; otherwise from the
+sandbox edge's own health log."""
 
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import components, evidence
+from chaosdrill import components, evidence, telemetry
 
 __all__ = ["failed_back_within", "failed_over_within"]
 
@@ -29,7 +33,15 @@ def failed_over_within(
     ``rto_s`` seconds of the latest DC outage."""
     if evidence.before_method():
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
-    anchor = evidence.fault_anchor("dc_outage")
+    anchor = evidence.fault_anchor("dc_failover")
+    query = telemetry.mechanism("dc_healthy", configuration, dc=dc)
+    if query is not None:
+        took = telemetry.time_until(query, anchor.injected_at, rto_s, configuration, secrets, expect=False)
+        if took is None:
+            raise ActivityFailed(
+                f"{dc} was not failed over within the RTO of {rto_s:g}s ({anchor.description}): {query!r} stayed true"
+            )
+        return {"ok": True, "dc": dc, "failover_s": took, "judged_by": query}
     down = [t["at"] for t in _transitions(dc) if not t["healthy"] and t["at"] >= anchor.injected_at]
     if not down:
         raise ActivityFailed(f"the edge never failed {dc} over after the outage ({anchor.description})")
@@ -50,9 +62,17 @@ def failed_back_within(
     of the outage being reverted."""
     if evidence.before_method():
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
-    anchor = evidence.fault_anchor("dc_outage")
+    anchor = evidence.fault_anchor("dc_failover")
     if anchor.reverted_at is None:
         raise ActivityFailed(f"the outage ({anchor.description}) is still active")
+    query = telemetry.mechanism("dc_healthy", configuration, dc=dc)
+    if query is not None:
+        took = telemetry.time_until(query, anchor.reverted_at, within_s, configuration, secrets)
+        if took is None or not telemetry.is_true_now(query, configuration, secrets):
+            raise ActivityFailed(
+                f"{dc} was not taken back within {within_s:g}s of the outage ending: {query!r}"
+            )
+        return {"ok": True, "dc": dc, "failback_s": took, "judged_by": query}
     transitions = _transitions(dc)
     back = [t["at"] for t in transitions if t["healthy"] and t["at"] >= anchor.reverted_at]
     if not back or not transitions[-1]["healthy"]:

@@ -1,9 +1,14 @@
-"""Rate-limit probes: the over-limit tenant is told 429 with Retry-After, and never 5xx."""
+"""Rate-limit probes: the over-limit tenant is told 429 with Retry-After, and never 5xx.
+
+What the tenant was told comes from the load's own measurements; that the limiter itself
+acted is judged by PromQL where the system file declares ``rate_limited`` (the sandbox's does)."""
+
+import time
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import evidence
+from chaosdrill import evidence, telemetry
 
 __all__ = ["tenant_rate_limited"]
 
@@ -34,4 +39,21 @@ def tenant_rate_limited(
             f"tenant {tenant} saw {s.error} errors ({ratio:.2%}, reasons {s.errors}) in window {window!r}; "
             f"the limiter must answer 429, allowed error ratio {max_error_ratio:.2%}"
         )
-    return {"ok": True, "tenant": tenant, "rejected": s.rejected, "errors": s.error, "completed": s.completed}
+    result = {
+        "ok": True,
+        "tenant": tenant,
+        "rejected": s.rejected,
+        "errors": s.error,
+        "completed": s.completed,
+    }
+    query = telemetry.mechanism("rate_limited", configuration, tenant=tenant)
+    if query is not None:
+        start, end = evidence.window_bounds(window)
+        begin = start if start is not None else evidence.run_started()
+        until = end if end is not None else time.time()
+        if telemetry.time_until(query, begin, max(until - begin, 0.5), configuration, secrets) is None:
+            raise ActivityFailed(
+                f"the limiter never counted a 429 for tenant {tenant} in window {window!r}: {query!r}"
+            )
+        result["judged_by"] = query
+    return result

@@ -47,6 +47,8 @@ def _print_status(as_json: bool) -> dict[str, Any]:
             print(f"  replicas   {pool}: {n}")
         for name, url in (st.get("monitoring") or {}).items():
             print(f"  monitoring {name}: {url}")
+        if st.get("system_file"):
+            print(f"  system     {st['system_file']}")
     return st
 
 

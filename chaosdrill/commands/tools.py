@@ -31,6 +31,7 @@ def _install(args: argparse.Namespace) -> int:
         )
         say(f"{name}: found")
     if args.kubernetes:
+        # Lazy for start-up time: the Kubernetes build plan is read only with --kubernetes.
         from chaosdrill.kube import build
 
         build.install_all(say)

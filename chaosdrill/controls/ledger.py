@@ -54,6 +54,7 @@ def configure_control(
     runctx.open_run()
     _refused = None
     if experiment is not None:
+        # Lazy for start-up time: the schemas load only when a run has an experiment to check.
         from chaosdrill.validate import check_run
 
         try:

@@ -50,12 +50,14 @@ def _run_dir() -> Path:
 
 
 def _sandbox_url() -> str:
-    from chaosdrill.sandbox.lifecycle import require_state
+    # Lazy, like the rest of the load stack below: the guardrail imports this module on every run.
+    from chaosdrill.sandbox.lifecycle import edge_url, require_state
 
-    return f"{require_state()['edge']['url']}/v1/generate"
+    return f"{edge_url(require_state())}/v1/generate"
 
 
 def _endpoints(endpoints: Any, url: str | None, configuration: dict[str, Any] | None) -> "Endpoints | None":
+    # Lazy for start-up time (see _start): the system file and template modules load only here.
     from chaosdrill.load.system import endpoints_for
     from chaosdrill.load.template import parse_endpoints
 

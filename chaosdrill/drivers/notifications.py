@@ -14,6 +14,7 @@ from typing import Any
 
 from chaosdrill.drivers.timestamps import parse_rfc3339
 from chaosdrill.errors import BadInput
+from chaosdrill.system import system_of
 
 __all__ = [
     "NOTIFICATIONS_FIELD",
@@ -60,8 +61,12 @@ class Notification:
 
 
 def notifications_file(path: str | None, configuration: Mapping[str, Any] | None) -> Path:
-    """The file a probe reads: its ``path`` argument, else ``configuration.chaosdrill_notifications``."""
+    """The file a probe reads: its ``path`` argument, else ``configuration.chaosdrill_notifications``,
+    else the experiment's system file's ``notifications``."""
     raw = path if path is not None else (configuration or {}).get(NOTIFICATIONS_FIELD)
+    if raw is None:
+        system = system_of(configuration)
+        raw = system.notifications if system is not None else None
     if raw is None:
         raise BadInput(
             "<argument>",

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from chaosdrill import paths
-from chaosdrill.drivers.toxiproxy import ToxiproxyClient
+from chaosdrill.drivers.toxiproxy import Link, ToxiproxyClient
 from chaosdrill.errors import ActivityFailed, BadInput
 from chaosdrill.procs import alive
 from chaosdrill.sandbox.lifecycle import require_state
@@ -34,18 +34,6 @@ __all__ = [
 ]
 
 HTTP_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class Link:
-    """One toxiproxy proxy on a gateway's path: to a replica slot, or to the DC's Redis."""
-
-    dc: str
-    az: str
-    link: str  # "replicas" or "redis"
-    proxy: str
-    listen: str
-    has_replica: bool
 
 
 @dataclass(frozen=True)
@@ -140,17 +128,22 @@ class SandboxDriver:
         return list(self._state["dcs"])
 
     def links(self) -> list[Link]:
+        api = self.toxiproxy_api
         out = []
         for dc, info in self._state["dcs"].items():
             redis = info.get("redis") or {}
             if redis.get("proxy"):
-                out.append(Link(dc, "*", "redis", redis["proxy"], redis["listen"], False))
+                out.append(Link(dc, "*", "redis", redis["proxy"], redis["listen"], False, api))
             for az, pool in info["azs"].items():
                 for slot in pool["slots"]:
-                    out.append(
-                        Link(dc, az, "replicas", slot["proxy"], slot["listen"], bool(slot.get("replica")))
-                    )
+                    live = bool(slot.get("replica"))
+                    health = f"http://{slot['listen']}/healthz" if live else None
+                    out.append(Link(dc, az, "replicas", slot["proxy"], slot["listen"], live, api, health))
         return out
+
+    def where(self) -> dict[str, Any]:
+        """What an undo needs to know the fault's sandbox is still the one running."""
+        return {"instance": self.instance_id}
 
     def select_links(self, dc: str, az: str, link: str) -> list[Link]:
         """Links whose dc, az and link names match the glob patterns; ActivityFailed if none."""

@@ -12,6 +12,7 @@ __all__ = ["Target", "target_of"]
 class Target(Enum):
     SANDBOX = "sandbox"
     KUBERNETES = "kubernetes"
+    SYSTEM = "system"  # a team's own service, described by its system file
 
 
 def target_of(configuration: Mapping[str, Any] | None) -> Target:

@@ -13,7 +13,7 @@ import requests
 
 from chaosdrill.errors import NotRunning, PermanentError, TemporaryError
 
-__all__ = ["Proxy", "ToxiproxyClient", "ToxiproxyError"]
+__all__ = ["Link", "Proxy", "ToxiproxyClient", "ToxiproxyError"]
 
 TIMEOUT_S = 5.0
 START_HINT = "start the sandbox with `chaosdrill sandbox up`"
@@ -21,6 +21,24 @@ START_HINT = "start the sandbox with `chaosdrill sandbox up`"
 
 class ToxiproxyError(PermanentError):
     """The toxiproxy API refused a request."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """One proxy on a path experiments name by (dc, az, link), on the toxiproxy at ``api``.
+
+    ``health_url`` is a URL answered through the proxy, for feeling a latency fault; None where
+    nothing can be timed (a Redis link, an empty replica slot, a system file naming no path).
+    """
+
+    dc: str
+    az: str
+    link: str
+    proxy: str
+    listen: str
+    has_replica: bool
+    api: str = ""
+    health_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from typing import Any
 
 from chaosdrill.drivers.kube.client import KubeTarget, connect, connect_at
 from chaosdrill.drivers.sandbox import SandboxDriver
+from chaosdrill.drivers.system import SystemDriver
+from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.load import control as load_control
 
 __all__ = ["Drivers"]
@@ -25,6 +27,14 @@ class Drivers:
     def sandbox_instance(self, instance: str) -> SandboxDriver | None:
         """The sandbox instance a fault was recorded on, or None once it has gone."""
         return SandboxDriver.instance(instance)
+
+    def system(self, configuration: Mapping[str, Any]) -> SystemDriver:
+        """The experiment's system file, as a driver (BadInput if it names none)."""
+        return SystemDriver.of(configuration)
+
+    def toxiproxy(self, api: str) -> ToxiproxyClient:
+        """A client for the toxiproxy at ``api`` (undoing a system's toxic needs no more)."""
+        return ToxiproxyClient(api)
 
     def kube(self, configuration: Mapping[str, Any]) -> KubeTarget:
         """A client for the experiment's checked context."""

@@ -1,6 +1,10 @@
 """One implementation of every toxiproxy toxic fault: latency, bandwidth, blackhole, resets,
 and the sandbox's zone partition. A kind says which toxic it adds and with which attributes;
 this class selects the links, records, adds, verifies, removes and undoes.
+
+Links come from the sandbox's state on the sandbox, and from the system file's ``toxiproxy``
+section on any other system: the same :class:`~chaosdrill.drivers.toxiproxy.Link` either way,
+so everything past the selection is one code path.
 """
 
 import fnmatch
@@ -11,18 +15,51 @@ from typing import Any, ClassVar
 import requests
 
 from chaosdrill.drivers.kube.marks import Mark
-from chaosdrill.drivers.sandbox import HTTP_TIMEOUT_S, Link, SandboxDriver
+from chaosdrill.drivers.sandbox import HTTP_TIMEOUT_S, SandboxDriver
+from chaosdrill.drivers.system import SystemDriver
 from chaosdrill.drivers.target import Target
+from chaosdrill.drivers.toxiproxy import Link
 from chaosdrill.errors import FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 
-__all__ = ["ToxicFault", "observe_latency"]
+__all__ = ["LinkSource", "ToxicFault", "link_source", "observe_latency", "toxic_servers", "undo_clients"]
+
+LinkSource = SandboxDriver | SystemDriver
+
+
+def link_source(env: Env) -> LinkSource:
+    """Where the experiment's links are: the running sandbox, or its system file."""
+    if env.target is Target.SYSTEM:
+        source: LinkSource = env.drivers.system(env.configuration)
+        return source
+    sandbox: SandboxDriver = env.drivers.sandbox()
+    return sandbox
+
+
+def toxic_servers(chosen: list[Link]) -> dict[str, list[str]]:
+    """The chosen proxies grouped by the toxiproxy server they live on."""
+    servers: dict[str, list[str]] = {}
+    for lk in chosen:
+        servers.setdefault(lk.api, []).append(lk.proxy)
+    return servers
+
+
+def undo_clients(drivers: Any, undo: Mapping[str, Any]) -> list[tuple[Any, list[str]]]:
+    """The toxiproxy clients and proxies a recorded link fault is undone on; none once the
+    sandbox instance it was recorded on has gone (its proxies went with it)."""
+    servers: dict[str, list[str]] = dict(undo.get("servers") or {str(undo["api"]): list(undo["proxies"])})
+    if "instance" in undo:
+        sandbox = drivers.sandbox_instance(str(undo["instance"]))
+        if sandbox is None:
+            return []
+        return [(sandbox.toxiproxy(api), proxies) for api, proxies in servers.items()]
+    return [(drivers.toxiproxy(api), proxies) for api, proxies in servers.items()]
 
 
 class ToxicFault(FaultKind):
     """A named toxic on every link a (dc, az, link) glob selects."""
 
-    targets = (Target.SANDBOX,)
+    targets: ClassVar[tuple[Target, ...]] = (Target.SANDBOX, Target.SYSTEM)
     toxic: ClassVar[str]  # the toxic's name on the proxy: "chaosdrill-latency"
     toxic_type: ClassVar[str]  # toxiproxy's type: "latency", "timeout", ...
     stream: ClassVar[str] = "downstream"
@@ -35,7 +72,7 @@ class ToxicFault(FaultKind):
         """The (dc, az, link) globs the fault applies to."""
         return str(args.get("dc", "*")), str(args.get("az", "*")), str(args.get("link", "replicas"))
 
-    def verify(self, sandbox: SandboxDriver, chosen: list[Link], attributes: Mapping[str, Any]) -> None:
+    def verify(self, source: LinkSource, chosen: list[Link], attributes: Mapping[str, Any]) -> None:
         """Past the toxic being listed: feel it, where a kind can (latency does)."""
 
     def key(self, env: Env, args: Mapping[str, Any]) -> str:
@@ -45,9 +82,10 @@ class ToxicFault(FaultKind):
     def plan(self, env: Env, args: Mapping[str, Any]) -> Plan:
         attributes = self.attributes(args)
         dc, az, link = self.selection(env, args)
-        sandbox = env.drivers.sandbox()
-        chosen = sandbox.select_links(dc, az, link)
+        source = link_source(env)
+        chosen = source.select_links(dc, az, link)
         proxies = [lk.proxy for lk in chosen]
+        servers = toxic_servers(chosen)
         touches = []
         for lk in chosen:
             empty = "" if lk.has_replica or lk.link != "replicas" else " [slot without a replica now]"
@@ -56,43 +94,43 @@ class ToxicFault(FaultKind):
             key=self.key(env, args),
             description=f"{self.toxic_type} {attributes} on {len(proxies)} proxies of {dc}/{az}/{link}",
             undo={
-                "instance": sandbox.instance_id,
-                "api": sandbox.toxiproxy_api,
+                **source.where(),
+                "api": chosen[0].api,
                 "proxies": proxies,
+                "servers": servers,
                 "toxic": self.toxic,
             },
             touches=tuple(touches),
             details={"proxies": proxies, "toxic": self.toxic},
             dc_selector=dc,
-            dcs=tuple(d for d in sandbox.dcs if fnmatch.fnmatchcase(d, dc)),
-            work={"sandbox": sandbox, "chosen": chosen, "attributes": attributes},
+            dcs=tuple(d for d in source.dcs if fnmatch.fnmatchcase(d, dc)),
+            work={"source": source, "chosen": chosen, "attributes": attributes},
         )
 
     def apply(self, env: Env, plan: Plan, mark: Mark) -> dict[str, Any]:
-        sandbox: SandboxDriver = plan.work["sandbox"]
+        source: LinkSource = plan.work["source"]
         chosen: list[Link] = plan.work["chosen"]
         attributes: dict[str, Any] = plan.work["attributes"]
-        client = sandbox.toxiproxy()
-        proxies = [lk.proxy for lk in chosen]
-        for proxy in proxies:
-            client.add_toxic(proxy, self.toxic, self.toxic_type, attributes, self.stream)
-        missing = [p for p in proxies if not any(t.get("name") == self.toxic for t in client.toxics(p))]
+        for lk in chosen:
+            source.toxiproxy(lk.api).add_toxic(lk.proxy, self.toxic, self.toxic_type, attributes, self.stream)
+        missing = [
+            lk.proxy
+            for lk in chosen
+            if not any(t.get("name") == self.toxic for t in source.toxiproxy(lk.api).toxics(lk.proxy))
+        ]
         if missing:
             raise FaultNotApplied(f"toxic {self.toxic} not present on {missing} after injection")
-        self.verify(sandbox, chosen, attributes)
-        return {"proxies": proxies, "toxic": self.toxic, "attributes": attributes}
+        self.verify(source, chosen, attributes)
+        return {"proxies": [lk.proxy for lk in chosen], "toxic": self.toxic, "attributes": attributes}
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
-        sandbox = drivers.sandbox_instance(str(undo.get("instance")))
-        if sandbox is None:
-            return  # the proxies went away with their sandbox instance
-        client = sandbox.toxiproxy(str(undo["api"]))
-        for proxy in undo["proxies"]:
-            client.remove_toxic(proxy, str(undo["toxic"]))
+        for client, proxies in undo_clients(drivers, undo):
+            for proxy in proxies:
+                client.remove_toxic(proxy, str(undo["toxic"]))
 
     def plan_remove(self, env: Env, args: Mapping[str, Any]) -> Plan:
         dc, az, link = self.selection(env, args)
-        chosen = env.drivers.sandbox().select_links(dc, az, link)
+        chosen = link_source(env).select_links(dc, az, link)
         return Plan(
             key=self.key(env, args),
             description=f"remove {self.toxic} from {dc}/{az}/{link}",
@@ -105,34 +143,34 @@ class ToxicFault(FaultKind):
 
     def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
         dc, az, link = self.selection(env, args)
-        sandbox = env.drivers.sandbox()
-        chosen = sandbox.select_links(dc, az, link)
-        client = sandbox.toxiproxy()
+        source = link_source(env)
+        chosen = source.select_links(dc, az, link)
         for lk in chosen:
-            client.remove_toxic(lk.proxy, self.toxic)
+            source.toxiproxy(lk.api).remove_toxic(lk.proxy, self.toxic)
         return {"removed_from": [lk.proxy for lk in chosen]}
 
 
-def observe_latency(sandbox: SandboxDriver, chosen: list[Link], attributes: Mapping[str, Any]) -> None:
-    """A listed toxic is not a felt one: time a /healthz through one selected replica link.
+def observe_latency(source: LinkSource, chosen: list[Link], attributes: Mapping[str, Any]) -> None:
+    """A listed toxic is not a felt one: time a GET of one selected link's health URL.
 
-    FaultNotApplied unless it takes at least 0.8 x (latency - jitter); links without a
-    replica behind them (or Redis links) cannot be observed this way and are skipped.
+    FaultNotApplied unless it takes at least 0.8 x (latency - jitter); links with no health
+    URL (a Redis link, an empty replica slot, a system file that names none) are skipped.
     """
     expected_s = max(float(attributes.get("latency", 0)) - float(attributes.get("jitter", 0)), 0.0) / 1000
-    candidates = [lk for lk in chosen if lk.link == "replicas" and lk.has_replica]
+    candidates = [lk for lk in chosen if lk.health_url]
     if not candidates or expected_s <= 0:
         return
     last_error = ""
     for lk in candidates[:3]:  # a replica may be restarting: try another before giving up
+        assert lk.health_url is not None
         try:
-            took = sandbox.timed_get(f"http://{lk.listen}/healthz", expected_s + HTTP_TIMEOUT_S)
+            took = source.timed_get(lk.health_url, expected_s + HTTP_TIMEOUT_S)
         except requests.RequestException as e:
             last_error = f"{lk.proxy}: {e}"
             continue
         if took < 0.8 * expected_s:
             raise FaultNotApplied(
-                f"latency not observed: GET /healthz through {lk.proxy} took {took * 1000:.0f} ms, "
+                f"latency not observed: GET {lk.health_url} through {lk.proxy} took {took * 1000:.0f} ms, "
                 f"expected at least {0.8 * expected_s * 1000:.0f} ms (0.8 x {expected_s * 1000:.0f} ms)"
             )
         return

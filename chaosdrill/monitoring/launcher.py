@@ -9,7 +9,7 @@ it), then Prometheus.
 
 import asyncio
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -121,9 +121,9 @@ class MonitoringStack:
         }
         return out
 
-    def update_targets(self, state: dict[str, Any]) -> None:
+    def update_targets(self, state: Mapping[str, Any]) -> None:
         self.targets.update(state)
 
-    async def wait_targets_up(self, state: dict[str, Any]) -> None:
+    async def wait_targets_up(self, state: Mapping[str, Any]) -> None:
         addresses = [address for group in target_groups(state) for address in group["targets"]]
         await wait_targets_up(self.url("prometheus"), addresses, TARGETS_TIMEOUT_S)

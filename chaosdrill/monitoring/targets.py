@@ -9,6 +9,7 @@ network fault on a link does not blind the monitoring of the replicas behind it.
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ def _group(address: str, **labels: str) -> TargetGroup:
     return {"targets": [address], "labels": labels}
 
 
-def target_groups(state: dict[str, Any]) -> list[TargetGroup]:
+def target_groups(state: Mapping[str, Any]) -> list[TargetGroup]:
     """One group per live component, sorted for a stable file."""
     groups: list[TargetGroup] = []
     api = (state.get("supervisor") or {}).get("api")
@@ -70,7 +71,7 @@ class TargetsFile:
         self.path = path
         self._last = ""
 
-    def update(self, state: dict[str, Any]) -> bool:
+    def update(self, state: Mapping[str, Any]) -> bool:
         text = json.dumps(target_groups(state), indent=1, sort_keys=True)
         if text == self._last:
             return False

@@ -37,6 +37,15 @@ def render_markdown(results: Sequence[ExperimentResult], title: str) -> str:
         lines += ["", f"## {r.name}: {r.title}", ""]
         if r.error:
             lines.append(f"**Error:** {r.error}")
+        if r.detections:
+            lines += ["Detection:", ""]
+            lines += [
+                f"- {_cell(d.alert)}: {d.measure} {fmt_s(d.seconds)}"
+                + (f" (allowed {fmt_s(d.within_s)})" if d.within_s is not None else "")
+                + f", probe `{d.probe}`"
+                for d in r.detections
+            ]
+            lines.append("")
         if r.failed_probes:
             lines += ["Failed probes:", ""]
             lines += [f"- ({p.phase}) `{p.name}`: {_cell(p.message)}" for p in r.failed_probes]

@@ -23,6 +23,7 @@ from chaosdrill.expectation import Status, expectation_of, outcome_of
 from chaosdrill.load import measurements
 
 __all__ = [
+    "Detection",
     "ExperimentResult",
     "FailedProbe",
     "FaultRecord",
@@ -80,6 +81,50 @@ class LedgerFault:
 
 
 @dataclass(frozen=True)
+class Detection:
+    """How fast monitoring caught the fault: an alert probe's time to detect, or to notify."""
+
+    probe: str
+    alert: str
+    measure: str  # "time to detect" | "time to notify" | "time to resolve"
+    seconds: float
+    within_s: float | None = None
+
+
+_MEASURES = (
+    ("time_to_detect_s", "time to detect"),
+    ("time_to_notify_s", "time to notify"),
+    ("time_to_resolve_s", "time to resolve"),
+)
+
+
+def _detections(journal: Mapping[str, Any]) -> list[Detection]:
+    """Every alert probe result of the run (``probes.alerts``) that measured a time."""
+    states = journal.get("steady_states") or {}
+    entries = [*((states.get("after") or {}).get("probes") or []), *(journal.get("run") or [])]
+    out: list[Detection] = []
+    for entry in entries:
+        output = entry.get("output")
+        if not isinstance(output, Mapping) or entry.get("status") != "succeeded":
+            continue
+        name = str((entry.get("activity") or {}).get("name", "?"))
+        for key, measure in _MEASURES:
+            value = output.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                within = output.get("within_s")
+                out.append(
+                    Detection(
+                        name,
+                        str(output.get("alert", "?")),
+                        measure,
+                        float(value),
+                        float(within) if isinstance(within, int | float) else None,
+                    )
+                )
+    return out
+
+
+@dataclass(frozen=True)
 class FailedProbe:
     phase: str
     name: str
@@ -99,6 +144,7 @@ class ExperimentResult:
     faults: tuple[FaultRecord, ...] = ()
     rollbacks: tuple[FaultRecord, ...] = ()
     ledger_faults: tuple[LedgerFault, ...] = ()
+    detections: tuple[Detection, ...] = ()
     windows: tuple[Window, ...] = ()
     availability: float | None = None
     p99_ms: float | None = None
@@ -324,6 +370,7 @@ def load_result(
         faults=tuple(_actions(journal.get("run"), "method")),
         rollbacks=tuple(_actions(journal.get("rollbacks"), "rollback")),
         ledger_faults=tuple(_ledger_faults(extra)),
+        detections=tuple(_detections(journal)),
         windows=tuple(windows),
         availability=availability_of(windows),
         p99_ms=p99,

@@ -59,7 +59,7 @@ class Autoscaler:
                 if pool.get("held"):
                     continue  # an AZ outage holds the pool at zero; the HPA must not fight it
                 name = f"{dc}/{az}"
-                ports = [s["replica"]["port"] for s in pool["slots"] if s.get("replica")]
+                ports = [r["port"] for s in pool["slots"] if (r := s["replica"])]
                 samples = [
                     u for u in await asyncio.gather(*(self._utilization(p) for p in ports)) if u is not None
                 ]

@@ -62,6 +62,12 @@ class Edge:
         self.m_routed = Counter("edge_requests_total", "Requests by serving DC", ["dc", "home"], registry=reg)
         self.m_healthy = Gauge("edge_dc_healthy", "1 when the DC passes health checks", ["dc"], registry=reg)
         self.m_failed = Counter("edge_upstream_errors_total", "Gateway unreachable", ["dc"], registry=reg)
+        for dc in dcs:
+            # Exported at 0 from the start: a counter born at its first failure would lose that
+            # first increase to rate(), and a DC failed over within a second would never page.
+            self.m_failed.labels(dc)
+            for home in dcs:
+                self.m_routed.labels(dc, home)
         # What users saw, for the SLO rules in monitoring/: every answer, the edge's own included.
         self.m_responses = Counter(
             "edge_responses_total", "Answers to users by serving DC and status", ["dc", "code"], registry=reg

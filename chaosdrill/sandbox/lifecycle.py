@@ -18,7 +18,8 @@ from chaosdrill import paths
 from chaosdrill.errors import ChaosdrillError, NotRunning
 from chaosdrill.monitoring.rules import RuleParams
 from chaosdrill.procs import alive, group_members
-from chaosdrill.sandbox.state import read_state
+from chaosdrill.sandbox import system_file
+from chaosdrill.sandbox.state import SandboxState, read_state
 from chaosdrill.sandbox.topology import load_topology
 
 __all__ = ["down", "is_up", "require_state", "status", "up"]
@@ -26,7 +27,7 @@ __all__ = ["down", "is_up", "require_state", "status", "up"]
 UP_TIMEOUT_S = 60.0
 
 
-def _state() -> dict[str, Any] | None:
+def _state() -> SandboxState | None:
     return read_state(paths.sandbox_state_file())
 
 
@@ -35,7 +36,15 @@ def is_up() -> bool:
     return bool(state and state.get("ready") and alive(int(state["supervisor"]["pid"])))
 
 
-def require_state() -> dict[str, Any]:
+def edge_url(state: SandboxState) -> str:
+    """The URL of the running sandbox's edge (NotRunning while it is not up)."""
+    edge = state.get("edge")
+    if not edge:
+        raise NotRunning("the sandbox's edge is not running; `chaosdrill sandbox status` says why")
+    return edge["url"]
+
+
+def require_state() -> SandboxState:
     """The state of a running sandbox, or NotRunning saying how to start one."""
     state = _state()
     if not state or not alive(int(state["supervisor"]["pid"])):
@@ -50,11 +59,13 @@ def require_state() -> dict[str, Any]:
 
 def up(
     topology: Path | None = None, monitoring: bool = True, slo_target: float | None = None
-) -> dict[str, Any]:
+) -> SandboxState:
     """Start the sandbox (or return the running one's state), with Prometheus and Alertmanager
     unless ``monitoring`` is false; ``slo_target`` sets the objective their rules judge by."""
     if is_up():
-        return require_state()
+        state = require_state()
+        system_file.write(state)  # idempotent: the running sandbox, described again
+        return state
     load_topology(topology)  # validate before starting anything
     if monitoring and slo_target is not None:
         RuleParams(slo_target=slo_target)
@@ -78,9 +89,10 @@ def up(
             tail = (home / "logs" / "supervisor.log").read_text(errors="replace")[-2000:]
             down()
             raise ChaosdrillError(f"the sandbox failed to start:\n{tail}")
-        state = _state()
-        if state and state.get("ready") and state["supervisor"]["pid"] == proc.pid:
-            return state
+        started = _state()
+        if started and started.get("ready") and started["supervisor"]["pid"] == proc.pid:
+            system_file.write(started)
+            return started
         time.sleep(0.1)
     down()
     raise ChaosdrillError(f"the sandbox did not become ready within {UP_TIMEOUT_S:.0f}s; see {home / 'logs'}")
@@ -89,6 +101,7 @@ def up(
 def down(timeout_s: float = 10.0) -> list[int]:
     """Stop the sandbox; returns the pids that had to be SIGKILLed."""
     state = _state()
+    system_file.remove()
     if state is None:
         return []
     sup = int(state["supervisor"]["pid"])
@@ -124,10 +137,11 @@ def status() -> dict[str, Any]:
     return {
         "up": is_up(),
         "instance": state.get("instance"),
-        "edge": (state.get("edge") or {}).get("url"),
-        "toxiproxy": (state.get("toxiproxy") or {}).get("api"),
+        "edge": edge["url"] if (edge := state.get("edge")) else None,
+        "toxiproxy": proxy["api"] if (proxy := state.get("toxiproxy")) else None,
         "supervisor": state["supervisor"]["api"],
         "processes": len(running),
+        "system_file": str(system_file.system_file()) if system_file.system_file().exists() else None,
         "monitoring": {
             name: info["url"]
             for name, info in (state.get("monitoring") or {}).items()

@@ -7,12 +7,89 @@ readers — gateways, the edge, drivers, probes — never see a torn document.
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ["read_state", "write_state"]
+__all__ = [
+    "DcState",
+    "Endpoint",
+    "PoolState",
+    "ReplicaState",
+    "SandboxState",
+    "SlotState",
+    "read_state",
+    "write_state",
+]
 
 
-def write_state(path: Path, state: dict[str, Any]) -> None:
+class Endpoint(TypedDict, total=False):
+    """A child process that serves HTTP: where, and its pid (``port`` for gateways)."""
+
+    url: str
+    pid: int
+    port: int
+
+
+class ReplicaState(TypedDict):
+    name: str
+    pid: int
+    port: int
+    started_at: float
+    labels: dict[str, str]
+
+
+class SlotState(TypedDict):
+    """One place in an AZ pool: its toxiproxy proxy, and the replica behind it if one runs."""
+
+    index: int
+    proxy: str
+    listen: str
+    replica: ReplicaState | None
+
+
+class PoolState(TypedDict):
+    desired: int
+    held: bool
+    slots: list[SlotState]
+
+
+class DcState(TypedDict):
+    gateway: Endpoint | None
+    redis: dict[str, Any]  # proxy, listen, upstream, pid: absent when Redis is not up yet
+    azs: dict[str, PoolState]
+
+
+class SupervisorState(TypedDict):
+    pid: int
+    pgid: int
+    api: str
+
+
+class ToxiproxyState(TypedDict):
+    api: str
+    pid: int
+
+
+class _Required(TypedDict):
+    instance: str
+    ready: bool
+    supervisor: SupervisorState
+    dcs: dict[str, DcState]
+    pids: list[int]
+
+
+class SandboxState(_Required, total=False):
+    """``state.json``: what the supervisor publishes about the running sandbox, the one place
+    its endpoints are found. ``monitoring`` is there only when the sandbox runs Prometheus."""
+
+    toxiproxy: ToxiproxyState | None
+    edge: Endpoint | None
+    autoscaler: Endpoint | None
+    topology: dict[str, Any]
+    events: list[dict[str, Any]]
+    monitoring: dict[str, Any]
+
+
+def write_state(path: Path, state: SandboxState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -22,10 +99,10 @@ def write_state(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def read_state(path: Path) -> dict[str, Any] | None:
+def read_state(path: Path) -> SandboxState | None:
     try:
         with open(path, encoding="utf-8") as fh:
-            data: dict[str, Any] = json.load(fh)
+            data: SandboxState = json.load(fh)
             return data
     except FileNotFoundError:
         return None

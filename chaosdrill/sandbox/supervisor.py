@@ -35,7 +35,7 @@ from chaosdrill.errors import ChaosdrillError
 from chaosdrill.monitoring.launcher import MonitoringStack
 from chaosdrill.monitoring.rules import RuleParams
 from chaosdrill.sandbox.service import bound_port, die_with_parent, metrics_handler
-from chaosdrill.sandbox.state import write_state
+from chaosdrill.sandbox.state import DcState, SandboxState, write_state
 from chaosdrill.sandbox.topology import Topology, load_topology
 
 __all__ = ["Supervisor", "main"]
@@ -362,8 +362,8 @@ class Supervisor:
         asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
         return web.json_response({"stopping": True})
 
-    def snapshot(self) -> dict[str, Any]:
-        dcs: dict[str, Any] = {}
+    def snapshot(self) -> SandboxState:
+        dcs: dict[str, DcState] = {}
         for dc in self.topo.dcs:
             gw = self.children.get(f"{dc}-gateway")
             dcs[dc] = {
@@ -399,8 +399,7 @@ class Supervisor:
             }
         edge = self.children.get("edge")
         scaler = self.children.get("autoscaler")
-        extra = {} if self.monitoring is None else {"monitoring": self.monitoring.publish()}
-        return {
+        snap: SandboxState = {
             "instance": self.instance,
             "ready": self.ready,
             "supervisor": {"pid": os.getpid(), "pgid": os.getpgid(0), "api": self.api_url},
@@ -415,8 +414,10 @@ class Supervisor:
             "topology": self.topo.to_dict(),
             "events": self.events[-200:],
             "pids": sorted(c.proc.pid for c in self.children.values()),
-            **extra,
         }
+        if self.monitoring is not None:
+            snap["monitoring"] = self.monitoring.publish()
+        return snap
 
     def _write(self) -> None:
         snap = self.snapshot()

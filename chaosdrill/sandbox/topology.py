@@ -204,6 +204,7 @@ def load_topology(path: Path | None) -> Topology:
     """The default topology, or the one in ``path`` (YAML), validated."""
     if path is None:
         return Topology()
+    # Lazy for start-up time: every sandbox child imports this module, only `up` reads a file.
     from chaosdrill.schemas.reader import read_document
 
     raw = read_document(path)

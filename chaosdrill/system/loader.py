@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from chaosdrill import paths
 from chaosdrill.errors import BadInput
 from chaosdrill.schemas import check, load_schema
 from chaosdrill.schemas.reader import read_document
@@ -31,10 +32,15 @@ def load_system(path: Path) -> System:
 
 
 def system_of(configuration: Mapping[str, Any] | None) -> System | None:
-    """The experiment's system: ``configuration.chaosdrill_system``, else ``$CHAOSDRILL_SYSTEM``."""
+    """The experiment's system: ``configuration.chaosdrill_system``, else ``$CHAOSDRILL_SYSTEM``;
+    else, for an experiment on the sandbox (the default target), the system file the running
+    sandbox wrote of itself, so sandbox experiments read their Prometheus, Alertmanager and
+    mechanisms from the same file any other system's experiments do."""
     raw = (configuration or {}).get("chaosdrill_system") or os.environ.get(SYSTEM_ENV)
     if not raw:
-        return None
+        own = paths.sandbox_system_file()
+        on_sandbox = (configuration or {}).get("chaosdrill_target", "sandbox") == "sandbox"
+        return load_system(own) if on_sandbox and own.is_file() else None
     path = Path(os.path.expanduser(str(raw)))
     if not path.is_file():
         field = (
@@ -109,6 +115,7 @@ def parse_system(data: Any, source: str) -> System:
         toxiproxy=servers,
         prometheus=data.get("prometheus"),
         alertmanager=data.get("alertmanager"),
+        notifications=data.get("notifications"),
         kubernetes=None
         if kube is None
         else KubernetesSettings(

@@ -85,6 +85,7 @@ class System:
     alertmanager: Mapping[str, Any] | None = None
     kubernetes: KubernetesSettings | None = None
     mechanisms: Mapping[str, Mechanism] = field(default_factory=dict)
+    notifications: str | None = None  # where the webhook receiver records notifications
 
     def mechanism(self, name: str) -> Mechanism | None:
         return self.mechanisms.get(name)

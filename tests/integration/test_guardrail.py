@@ -94,7 +94,7 @@ def test_guardrail_aborts_the_run_and_removes_faults_within_2s(
     assert guard["errors_began_at"] is not None and guard["errors_began_at"] <= guard["breached_at"]
 
     faults = journal["chaosdrill"]["faults"]
-    assert {f["kind"] for f in faults} == {"defences", "timeout"}
+    assert {f["kind"] for f in faults} == {"defences_off", "blackhole"}
     assert all(f["how"] == "guardrail" for f in faults), faults
     assert all(f["reverted_at"] <= guard["faults_removed_at"] for f in faults)
     run_id = journal["chaosdrill"]["run_id"]

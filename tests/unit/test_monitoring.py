@@ -48,6 +48,7 @@ def test_the_shipped_defaults_are_the_experiments_objective() -> None:
 def test_every_alert_has_a_tier() -> None:
     alerts = {n: r for n, r in rules_by_record(SHIPPED / "rules").items() if "alert" in r}
     assert set(alerts) == {
+        "DatacenterErrorBudgetBurnFast",
         "ErrorBudgetBurnFast",
         "ErrorBudgetBurnSlow",
         "ErrorBudgetBurnTicket",
@@ -55,6 +56,7 @@ def test_every_alert_has_a_tier() -> None:
         "LatencyP99High",
     }
     assert {n: r["labels"]["severity"] for n, r in alerts.items()} == {
+        "DatacenterErrorBudgetBurnFast": "P0",
         "ErrorBudgetBurnFast": "P0",
         "ErrorBudgetBurnSlow": "P0",
         "ErrorBudgetBurnTicket": "P1",

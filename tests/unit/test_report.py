@@ -207,3 +207,45 @@ def test_markdown_escapes_pipes_in_messages(run_dir: Path) -> None:
     md = render_markdown([result], "t")
     assert "| az\\|a | deviated | deviated | as expected |" in md
     assert 'output "x\\|y" not within tolerance' in md
+
+
+def test_alert_probes_show_time_to_detect_and_notify(run_dir: Path, tmp_path: Path) -> None:
+    journal = _journal(run_dir, expect="completed", deviated=False, measurements=None)
+    doc = json.loads(journal.read_text())
+    doc["steady_states"]["after"]["probes"] += [
+        {
+            "activity": {"type": "probe", "name": "page-fires"},
+            "status": "succeeded",
+            "output": {
+                "ok": True,
+                "alert": "DatacenterErrorBudgetBurnFast{dc=dc2}",
+                "time_to_detect_s": 2.46,
+                "within_s": 10,
+            },
+        },
+        {
+            "activity": {"type": "probe", "name": "page-notified"},
+            "status": "succeeded",
+            "output": {"ok": True, "alert": "DatacenterErrorBudgetBurnFast{dc=dc2}", "time_to_notify_s": 3.9},
+        },
+        {  # a failed probe measured nothing
+            "activity": {"type": "probe", "name": "other"},
+            "status": "failed",
+            "output": {"time_to_detect_s": 99.0},
+        },
+    ]
+    journal.write_text(json.dumps(doc))
+    result = load_result(journal)
+    assert [(d.probe, d.measure, d.seconds, d.within_s) for d in result.detections] == [
+        ("page-fires", "time to detect", 2.46, 10.0),
+        ("page-notified", "time to notify", 3.9, None),
+    ]
+    md = render_markdown([result], "t")
+    assert (
+        "- DatacenterErrorBudgetBurnFast{dc=dc2}: time to detect 2.5 s (allowed 10.0 s), probe `page-fires`"
+        in md
+    )
+    assert "time to notify 3.9 s" in md
+    files = write_reports([result], tmp_path / "out", title="drill")
+    html = files.html.read_text(encoding="utf-8")
+    assert "<h3>Detection</h3>" in html and "time to detect" in html and "2.5 s" in html

@@ -12,11 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaosdrill.drivers.kube.marks import Mark
-from chaosdrill.drivers.sandbox import Link, SandboxDriver
 from chaosdrill.drivers.target import Target
+from chaosdrill.drivers.toxiproxy import Link, ToxiproxyError
 from chaosdrill.errors import BadInput, FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
-from chaosdrill.faults.toxics import ToxicFault, observe_latency
+from chaosdrill.faults.toxics import (
+    LinkSource,
+    ToxicFault,
+    link_source,
+    observe_latency,
+    toxic_servers,
+    undo_clients,
+)
 
 __all__ = ["KINDS", "Bandwidth", "Blackhole", "Latency", "LinkCut", "ResetPeer"]
 
@@ -40,8 +47,8 @@ class Latency(ToxicFault):
         _non_negative(args, "latency_ms", "jitter_ms")
         return {"latency": args["latency_ms"], "jitter": args.get("jitter_ms", 0)}
 
-    def verify(self, sandbox: SandboxDriver, chosen: list[Link], attributes: Mapping[str, Any]) -> None:
-        observe_latency(sandbox, chosen, attributes)
+    def verify(self, source: LinkSource, chosen: list[Link], attributes: Mapping[str, Any]) -> None:
+        observe_latency(source, chosen, attributes)
 
 
 class Bandwidth(ToxicFault):
@@ -92,7 +99,7 @@ class LinkCut(FaultKind):
     """Disable the selected proxies: new connections are refused, open ones closed."""
 
     name = "link_cut"
-    targets = (Target.SANDBOX,)
+    targets = (Target.SANDBOX, Target.SYSTEM)
     activities = {"actions.network.disable_links": "inject", "actions.network.enable_links": "remove"}
 
     @staticmethod
@@ -105,40 +112,48 @@ class LinkCut(FaultKind):
 
     def plan(self, env: Env, args: Mapping[str, Any]) -> Plan:
         dc, az, link = self._selection(args)
-        sandbox = env.drivers.sandbox()
-        chosen = sandbox.select_links(dc, az, link)
+        source = link_source(env)
+        chosen = source.select_links(dc, az, link)
         proxies = [lk.proxy for lk in chosen]
         return Plan(
             key=self.key(env, args),
             description=f"disable {len(proxies)} proxies of {dc}/{az}/{link}",
-            undo={"instance": sandbox.instance_id, "api": sandbox.toxiproxy_api, "proxies": proxies},
+            undo={
+                **source.where(),
+                "api": chosen[0].api,
+                "proxies": proxies,
+                "servers": toxic_servers(chosen),
+            },
             touches=tuple(f"toxiproxy {lk.proxy} ({lk.dc}/{lk.az}/{lk.link}): disable" for lk in chosen),
             details={"proxies": proxies},
             dc_selector=dc,
-            dcs=tuple(d for d in sandbox.dcs if fnmatch.fnmatchcase(d, dc)),
-            work={"sandbox": sandbox},
+            dcs=tuple(d for d in source.dcs if fnmatch.fnmatchcase(d, dc)),
+            work={"source": source, "chosen": chosen},
         )
 
     def apply(self, env: Env, plan: Plan, mark: Mark) -> dict[str, Any]:
-        client = plan.work["sandbox"].toxiproxy()
-        proxies: list[str] = plan.undo["proxies"]
-        for p in proxies:
-            client.update_proxy(p, enabled=False)
-        still = [name for name, px in client.proxies().items() if name in proxies and px.enabled]
+        source: LinkSource = plan.work["source"]
+        servers: dict[str, list[str]] = plan.undo["servers"]
+        still = []
+        for api, proxies in servers.items():
+            client = source.toxiproxy(api)
+            for p in proxies:
+                client.update_proxy(p, enabled=False)
+            still += [name for name, px in client.proxies().items() if name in proxies and px.enabled]
         if still:
             raise FaultNotApplied(f"proxies {still} still enabled after injection")
-        return {"disabled": proxies}
+        return {"disabled": plan.undo["proxies"]}
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
-        sandbox = drivers.sandbox_instance(str(undo.get("instance")))
-        if sandbox is None:
-            return
-        client = sandbox.toxiproxy(str(undo["api"]))
-        for proxy in undo["proxies"]:
-            client.update_proxy(proxy, enabled=True)
+        for client, proxies in undo_clients(drivers, undo):
+            for proxy in proxies:
+                try:
+                    client.update_proxy(proxy, enabled=True)
+                except ToxiproxyError:
+                    continue  # the proxy no longer exists: nothing is cut off
 
     def plan_remove(self, env: Env, args: Mapping[str, Any]) -> Plan:
-        chosen = env.drivers.sandbox().select_links(*self._selection(args))
+        chosen = link_source(env).select_links(*self._selection(args))
         return Plan(
             key=self.key(env, args),
             description="re-enable links",
@@ -148,11 +163,10 @@ class LinkCut(FaultKind):
         )
 
     def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
-        sandbox = env.drivers.sandbox()
-        chosen = sandbox.select_links(*self._selection(args))
-        client = sandbox.toxiproxy()
+        source = link_source(env)
+        chosen = source.select_links(*self._selection(args))
         for lk in chosen:
-            client.update_proxy(lk.proxy, enabled=True)
+            source.toxiproxy(lk.api).update_proxy(lk.proxy, enabled=True)
         return {"enabled": [lk.proxy for lk in chosen]}
 
 

@@ -99,6 +99,7 @@ class PartitionToxic(ToxicFault):
     """Blackhole every link from the DC's gateway to the zone's replica pool."""
 
     name = "zone_partition"
+    targets = (Target.SANDBOX,)
     activities = PARTITION
     toxic = "chaosdrill-partition"
     toxic_type = "timeout"
