@@ -129,10 +129,11 @@ def _kind_of(fault: Fault) -> FaultKind:
 
 
 def rollback(kind: str, target: str, key: str, ledger: Ledger | None = None, drivers: Any = None) -> int:
-    """Revert every active fault of this kind, target and key; returns how many were active."""
+    """Revert every active fault of this kind, target and key, newest first (each undo state
+    holds what was there before it, so stacked faults unwind in reverse); returns how many."""
     led = ledger or default_ledger()
     active = led.active(kind=kind, target=target, key=key)
-    for fault in active:
+    for fault in reversed(active):
         revert(fault, drivers)
         led.mark_reverted(fault.id)
     return len(active)

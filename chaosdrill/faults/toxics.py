@@ -19,7 +19,7 @@ from chaosdrill.drivers.sandbox import HTTP_TIMEOUT_S, SandboxDriver
 from chaosdrill.drivers.system import SystemDriver
 from chaosdrill.drivers.target import Target
 from chaosdrill.drivers.toxiproxy import Link
-from chaosdrill.errors import FaultNotApplied
+from chaosdrill.errors import ActivityFailed, FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 
 __all__ = ["LinkSource", "ToxicFault", "link_source", "observe_latency", "toxic_servers", "undo_clients"]
@@ -86,6 +86,18 @@ class ToxicFault(FaultKind):
         chosen = source.select_links(dc, az, link)
         proxies = [lk.proxy for lk in chosen]
         servers = toxic_servers(chosen)
+        held = [
+            p
+            for api, names in servers.items()
+            for p, px in source.toxiproxy(api).proxies().items()
+            if p in names and any(t.get("name") == self.toxic for t in px.toxics)
+        ]
+        if held:
+            # Adding it again would fail half-way, and undoing that would take the other fault's
+            # toxic with it: refuse before anything is recorded.
+            raise ActivityFailed(
+                f"{self.toxic} is already on {held} (another fault, not yet removed); remove it before adding it to {dc}/{az}/{link}"
+            )
         touches = []
         for lk in chosen:
             empty = "" if lk.has_replica or lk.link != "replicas" else " [slot without a replica now]"

@@ -606,6 +606,19 @@ class FakeLoad:
     def alive(self) -> bool:
         return self.running
 
+    def status(self) -> dict[str, Any]:
+        """As the worker's ``GET /status``: each stream's base rate and current factor."""
+        return {
+            "streams": {
+                name: {
+                    "base_rate": rate,
+                    "factor": self.factors[name],
+                    "target_rate": rate * self.factors[name],
+                }
+                for name, rate in self.rates.items()
+            }
+        }
+
     def set_factor(self, stream_glob: str, factor: float) -> dict[str, Any]:
         self.calls.append((stream_glob, factor))
         matched = [name for name in self.rates if fnmatch.fnmatchcase(name, stream_glob)]

@@ -238,6 +238,7 @@ class PodInfo:
     ready: bool
     annotations: dict[str, str]
     owners: tuple[tuple[str, str], ...]  # (kind, name)
+    labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> "PodInfo":
@@ -252,6 +253,7 @@ class PodInfo:
             ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions),
             annotations=dict(meta.get("annotations") or {}),
             owners=tuple((o.get("kind", ""), o.get("name", "")) for o in meta.get("ownerReferences") or []),
+            labels=dict(meta.get("labels") or {}),
         )
 
 

@@ -22,7 +22,7 @@ from chaosdrill.drivers.kube.client import (
     parallel,
     wait_until,
 )
-from chaosdrill.drivers.kube.marks import Mark, MarkedObject, strip_mark, unmark_metadata
+from chaosdrill.drivers.kube.marks import Mark, MarkedObject, mark_key, strip_mark, unmark_metadata
 from chaosdrill.drivers.sandbox import SandboxDriver
 from chaosdrill.drivers.target import Target
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
@@ -77,6 +77,11 @@ class StopGateway(FaultKind):
         return {"dc": str(args["dc"])}
 
 
+def _marked(obj: Any) -> bool:
+    """Whether an object carries a dc_failover mark."""
+    return mark_key("dc_failover") in (obj.metadata.labels or {})
+
+
 def _moved_cells(routing: Mapping[str, str], dc: str) -> dict[str, str]:
     """The cell map with ``dc``'s cells dealt round-robin to the surviving DCs."""
     survivors = sorted({v for v in routing.values() if v != dc})
@@ -120,6 +125,12 @@ class ScaleDcToZero(FaultKind):
                 f"dc_failover: no Deployment labelled {DC_LABEL}={dc} in namespace {namespace!r}"
             )
         replicas = {d.metadata.name: int(d.spec.replicas or 0) for d in deps}
+        marked = sorted(d.metadata.name for d in deps if _marked(d))
+        if marked:
+            # Their "previous" replicas would be the failover's own zeros: refuse, touch nothing.
+            raise ActivityFailed(
+                f"dc_failover: {dc} is failed over already (Deployments {marked} carry its mark); roll it back first"
+            )
         before: dict[str, str] | None = None
         after: dict[str, str] | None = None
         if configmap:
@@ -184,6 +195,10 @@ class ScaleDcToZero(FaultKind):
         unmark = unmark_metadata("dc_failover")
 
         def restore(item: tuple[str, int]) -> Any:
+            # Only what still carries the mark: an object reverted already may have changed since.
+            current = ignore_404(lambda: target.apps.read_namespaced_deployment(item[0], namespace))
+            if current is None or not _marked(current):
+                return None
             body = {"metadata": unmark, "spec": {"replicas": item[1]}}
             return ignore_404(lambda: target.apps.patch_namespaced_deployment(item[0], namespace, body))
 
@@ -191,7 +206,7 @@ class ScaleDcToZero(FaultKind):
         cm_name, routing = undo.get("routing_configmap"), undo.get("routing")
         if cm_name and routing is not None:
             current = ignore_404(lambda: target.core.read_namespaced_config_map(str(cm_name), namespace))
-            if current is not None:
+            if current is not None and _marked(current):
                 # A replace, not a merge: keys added by the failover must go too.
                 current.data = dict(routing)
                 strip_mark(metadata_of(current), "dc_failover")  # the model's own dicts, edited in place

@@ -14,7 +14,7 @@ from typing import Any
 from chaosdrill.drivers.kube.marks import Mark
 from chaosdrill.drivers.target import Target
 from chaosdrill.drivers.toxiproxy import Link, ToxiproxyError
-from chaosdrill.errors import BadInput, FaultNotApplied
+from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 from chaosdrill.faults.toxics import (
     LinkSource,
@@ -32,7 +32,7 @@ def _non_negative(args: Mapping[str, Any], *names: str) -> None:
     for name in names:
         value = args.get(name, 0)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise BadInput("<argument>", "/".join(names), "must be >= 0")
+            raise BadInput("<argument>", name, f"must be a number >= 0, got {value!r}")
 
 
 class Latency(ToxicFault):
@@ -115,6 +115,17 @@ class LinkCut(FaultKind):
         source = link_source(env)
         chosen = source.select_links(dc, az, link)
         proxies = [lk.proxy for lk in chosen]
+        cut = [
+            p
+            for api, names in toxic_servers(chosen).items()
+            for p, px in source.toxiproxy(api).proxies().items()
+            if p in names and not px.enabled
+        ]
+        if cut:
+            # Its undo would re-enable what another fault (or a person) cut: refuse, touch nothing.
+            raise ActivityFailed(
+                f"proxies {cut} are already disabled; enable them before cutting {dc}/{az}/{link}"
+            )
         return Plan(
             key=self.key(env, args),
             description=f"disable {len(proxies)} proxies of {dc}/{az}/{link}",

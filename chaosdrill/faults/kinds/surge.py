@@ -17,7 +17,7 @@ from chaosdrill.drivers.kube.client import (
     owner_deployments,
     parallel,
 )
-from chaosdrill.drivers.kube.marks import Mark, MarkedObject, unmark_metadata
+from chaosdrill.drivers.kube.marks import Mark, MarkedObject, mark_key, unmark_metadata
 from chaosdrill.drivers.target import Target
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied, NotRunning
 from chaosdrill.faults.kind import Env, FaultKind, Plan
@@ -73,8 +73,14 @@ class LoadSurge(FaultKind):
         )
 
     def apply(self, env: Env, plan: Plan, mark: Mark) -> dict[str, Any]:
-        factor = plan.work["factor"]
-        result: dict[str, Any] = plan.work["handle"].set_factor(str(plan.undo["stream"]), factor)
+        factor, handle = plan.work["factor"], plan.work["handle"]
+        result: dict[str, Any] = handle.set_factor(str(plan.undo["stream"]), factor)
+        streams = handle.status().get("streams") or {}
+        missed = [n for n in result.get("matched") or [] if (streams.get(n) or {}).get("factor") != factor]
+        if missed or not result.get("matched"):
+            raise FaultNotApplied(
+                f"the load worker did not take factor {factor:g} for streams {missed or plan.undo['stream']}"
+            )
         return {"factor": factor, **result}
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
@@ -124,6 +130,10 @@ class CpuSurge(FaultKind):
         if not pods:
             raise ActivityFailed(f"surge_cpu: no live pods match {selector!r} in namespace {namespace!r}")
         deployments = owner_deployments(target, namespace, pods)
+        hot = sorted(p.name for p in pods if mark_key(self.mark_kind) in p.labels)
+        if hot:
+            # Their "previous" usage would be the surge's own: refuse, touch nothing.
+            raise ActivityFailed(f"surge_cpu: pods {hot[:5]} carry a CPU surge already; end it first")
         before_pods = {p.name: p.annotations.get(USAGE_CPU) for p in pods}
         before_templates: dict[str, str | None] = {}
         for name in deployments:
@@ -161,7 +171,7 @@ class CpuSurge(FaultKind):
             body = _usage_patch(usage, mark.with_undo(usage=before_pods[name]).metadata())
             return ignore_404(lambda: target.core.patch_namespaced_pod(name, namespace, body))
 
-        parallel(surge_pod, list(before_pods))
+        call("surge pods", lambda: parallel(surge_pod, list(before_pods)))
         for name, was in before_templates.items():
             marked = mark.with_undo(template_usage=was, selector=selector, surged=usage)
             body = {"metadata": marked.metadata(), "spec": {"template": _annotation_patch(usage)}}
@@ -181,15 +191,22 @@ class CpuSurge(FaultKind):
         unmark = unmark_metadata(self.mark_kind)
         templates = dict(undo.get("templates") or {})
         for name, value in templates.items():
+            # Only what still carries the mark: an object reverted already may have changed since.
+            dep = ignore_404(partial(target.apps.read_namespaced_deployment, name, namespace))
+            if dep is None or mark_key(self.mark_kind) not in (dep.metadata.labels or {}):
+                continue
             body = {"metadata": unmark, "spec": {"template": _annotation_patch(value)}}
             ignore_404(partial(target.apps.patch_namespaced_deployment, name, namespace, body))
         pods: dict[str, str | None] = dict(undo.get("pods") or {})
         # Pods born during the surge (HPA scale-out, rollout) got the surged value from the
         # template; give them what the template had before.
         selector, surged = undo.get("selector"), undo.get("surged")
+        live = {p.name: p for p in list_pods(target, namespace, str(selector))} if selector else {}
+        marked = {n for n, p in live.items() if mark_key(self.mark_kind) in p.labels}
+        pods = {n: v for n, v in pods.items() if n in marked or n not in live}  # unmarked: reverted already
         if selector and surged is not None:
             fallback = next(iter(templates.values()), None)
-            for pod in list_pods(target, namespace, str(selector)):
+            for pod in live.values():
                 if pod.name not in pods and pod.annotations.get(USAGE_CPU) == surged:
                     pods[pod.name] = fallback
 

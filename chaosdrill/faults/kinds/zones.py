@@ -127,11 +127,18 @@ def _taints_without_ours(node: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _ours(node: Any) -> bool:
+    return any(t.key == OUTAGE_TAINT for t in node.spec.taints or [])
+
+
 def _untaint(target: KubeTarget, nodes: Mapping[str, bool]) -> None:
+    """Take our taint off and put ``unschedulable`` back, on the nodes that still carry the taint:
+    a node whose taint is gone was reverted already, and its cordon may be someone else's now."""
+
     def untaint(item: tuple[str, bool]) -> None:
         name, was_unschedulable = item
         node = ignore_404(lambda: target.core.read_node(name))
-        if node is None:
+        if node is None or not _ours(node):
             return
         body = {
             "metadata": unmark_metadata("zone_outage"),
@@ -151,7 +158,7 @@ def _nodes_with_our_taint(target: KubeTarget, nodes: Sequence[str]) -> dict[str,
     tainted: dict[str, bool] = {}
     for name in nodes:
         node = target.core.read_node(name)
-        if any(t.key == OUTAGE_TAINT for t in node.spec.taints or []):
+        if _ours(node):
             try:
                 mark = read_mark("zone_outage", metadata_of(node))
             except MarkError:
@@ -181,11 +188,18 @@ class TaintZone(FaultKind):
         nodes = zone_node_names(target, zone)
         if not nodes:
             raise ActivityFailed(f"zone_outage: no node is labelled {ZONE_LABEL}={zone}")
-        before, dcs = {}, set()
+        before, dcs, down = {}, set(), []
         for name in nodes:
             node = call(f"read node {name}", partial(target.core.read_node, name))
             before[name] = bool(node.spec.unschedulable)
             dcs.add((node.metadata.labels or {}).get(DC_LABEL))
+            if _ours(node):
+                down.append(name)
+        if down:
+            # Its undo state would record the outage itself as "before": refuse, touch nothing.
+            raise ActivityFailed(
+                f"zone_outage: zone {zone} is already down (nodes {down} carry {OUTAGE_TAINT}); roll it back first"
+            )
         return Plan(
             key=self.key(env, args),
             description=f"cordon and NoExecute-taint {len(nodes)} nodes of zone {zone}",
@@ -260,6 +274,10 @@ def _policy_name(zone: str) -> str:
     return f"chaosdrill-partition-{zone}"
 
 
+def _policy(target: KubeTarget, zone: str, namespace: str) -> Any:
+    return ignore_404(lambda: target.networking.read_namespaced_network_policy(_policy_name(zone), namespace))
+
+
 def _heal(target: KubeTarget, zone: str, namespace: str, pods: Sequence[str]) -> None:
     ignore_404(lambda: target.networking.delete_namespaced_network_policy(_policy_name(zone), namespace))
     labelled = target.core.list_namespaced_pod(namespace, label_selector=f"{PARTITION_LABEL}={zone}").items
@@ -300,6 +318,10 @@ class PartitionPolicy(FaultKind):
         if not pods:
             raise ActivityFailed(
                 f"zone_partition: no live pods of namespace {namespace!r} run in zone {zone}"
+            )
+        if call("read NetworkPolicy", lambda: _policy(target, zone, namespace)) is not None:
+            raise ActivityFailed(
+                f"zone_partition: {namespace}/{_policy_name(zone)} exists already (a partition not yet healed)"
             )
         return Plan(
             key=self.key(env, args),
@@ -344,12 +366,13 @@ class PartitionPolicy(FaultKind):
             "create NetworkPolicy",
             lambda: target.networking.create_namespaced_network_policy(namespace, policy),
         )
-        got = ignore_404(
-            lambda: target.networking.read_namespaced_network_policy(_policy_name(zone), namespace)
+        got = call("read NetworkPolicy", lambda: _policy(target, zone, namespace))
+        labelled = call(
+            "list partitioned pods",
+            lambda: (
+                target.core.list_namespaced_pod(namespace, label_selector=f"{PARTITION_LABEL}={zone}").items
+            ),
         )
-        labelled = target.core.list_namespaced_pod(
-            namespace, label_selector=f"{PARTITION_LABEL}={zone}"
-        ).items
         if got is None or not labelled:
             raise FaultNotApplied(
                 f"zone_partition: policy or pod labels for {zone} not found after creating them"

@@ -173,28 +173,24 @@ def test_failover_revert_from_the_ledger_alone(kc: Cluster) -> None:
     assert marked(kc.fake) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py rollback() reverts a key's active faults oldest first; a second failover "
-    "of the same DC recorded replicas 0 and the moved cells, so undoing it last leaves the DC down",
-)
-def test_failover_injected_twice_is_removed_back_to_the_start(kc: Cluster) -> None:
+def test_failover_injected_twice_is_refused_and_removed_back_to_the_start(kc: Cluster) -> None:
+    """A second failover of a DC still failed over would record the outage as its "before";
+    it is refused with nothing recorded or written, and one remove restores the start."""
     before = _state(kc)
     kc.inject("dc_failover", FAILOVER)
-    kc.inject("dc_failover", FAILOVER)  # a retried step, or a drill that fails the DC over again
-    assert kc.remove("dc_failover", FAILOVER)["ledger_entries_closed"] == 2
+    since = len(kc.fake.requests)
+    with pytest.raises(ActivityFailed, match="failed over already"):
+        kc.inject("dc_failover", FAILOVER)  # a retried step, or a drill that fails the DC over again
+    assert writes(kc.fake, since) == []
+    assert kc.remove("dc_failover", FAILOVER)["ledger_entries_closed"] == 1
     assert _state(kc) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="datacenters.py ScaleDcToZero.plan/apply mark an already failed-over DC again: the second "
-    "fault's mark (replicas 0, moved cells) overwrites the first's, so the sweep restores the fault",
-)
 def test_failover_injected_twice_is_swept_back_to_the_start(kc: Cluster) -> None:
     before = _state(kc)
     kc.inject("dc_failover", FAILOVER)
-    kc.inject("dc_failover", FAILOVER)
+    with pytest.raises(ActivityFailed, match="failed over already"):
+        kc.inject("dc_failover", FAILOVER)  # refused: the first fault's marks stay the only ones
     kc.ledger.path.unlink()
     report = sweep.sweep(kc.drivers.kube(CONF), now=time.time(), drivers=kc.drivers)
     assert report.failed == []

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from chaosdrill.drivers.kube.client import ApiException
 from chaosdrill.drivers.target import Target
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied, TemporaryError
 from chaosdrill.faults import engine, registry, sweep
@@ -256,12 +255,6 @@ def test_surge_whose_deployment_patch_fails_is_undone_on_the_pods(kc: Cluster) -
     assert kc.record().how == "injection-failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ApiException,
-    reason="surge.py CpuSurge.apply patches the pods with parallel(surge_pod, ...) outside call(), "
-    "so a 5xx on a pod patch escapes as the client's raw ApiException, not TemporaryError",
-)
 def test_surge_whose_pod_patch_fails_raises_a_mapped_error(kc: Cluster) -> None:
     before = _state(kc)
     kc.fake.fail_next("PATCH", f"/pods/{DC1_PODS[2]}", 500)
@@ -354,3 +347,11 @@ def test_surge_without_a_usage_is_bad_input(kc: Cluster) -> None:
         kc.inject("surge", {"selector": DC1, "namespace": NAMESPACE})
     assert kc.fake.requests == []
     assert records(kc.ledger) == []
+
+
+def test_a_surge_on_pods_still_surged_is_refused_touching_nothing(kc: Cluster) -> None:
+    kc.inject("surge", SURGE)
+    since = len(kc.fake.requests)
+    with pytest.raises(ActivityFailed, match="carry a CPU surge already"):
+        kc.inject("surge", SURGE)
+    assert writes(kc.fake, since) == []

@@ -174,11 +174,6 @@ def test_outage_revert_needs_only_the_ledger_record(kc: Cluster) -> None:
     assert _nodes(kc) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zones.py _untaint patches spec.unschedulable back on every recorded node even when "
-    "our taint is gone, so a repeated revert uncordons a node cordoned after the fault ended",
-)
 def test_outage_revert_again_leaves_a_later_cordon_alone(kc: Cluster) -> None:
     kc.inject("zone_outage", OUTAGE)
     fault = kc.record().fault
@@ -333,7 +328,8 @@ def test_partition_creates_a_marked_policy_and_labels_the_zone_pods(kc: Cluster)
 
 
 def test_partition_whose_policy_cannot_be_read_back_is_undone(kc: Cluster) -> None:
-    kc.fake.fail_next("GET", f"/networkpolicies/{POLICY}", 404)
+    # The plan's check that no partition exists reads it once (404: none); the read-back fails too.
+    kc.fake.fail_next("GET", f"/networkpolicies/{POLICY}", 404, times=2)
     with pytest.raises(FaultNotApplied, match="policy or pod labels"):
         kc.inject("zone_partition", PARTITION)
     assert kc.fake.objects("networkpolicies") == []
@@ -418,3 +414,20 @@ def test_partition_of_a_zone_without_pods_of_the_namespace_touches_nothing(kc: C
         kc.inject("zone_partition", {"zone": "dc2-az-b", "namespace": NAMESPACE})
     assert writes(kc.fake) == []
     assert records(kc.ledger) == []
+
+
+def test_an_outage_of_a_zone_still_down_is_refused_touching_nothing(kc: Cluster) -> None:
+    kc.inject("zone_outage", OUTAGE)
+    since = len(kc.fake.requests)
+    with pytest.raises(ActivityFailed, match=f"zone {ZONE} is already down"):
+        kc.inject("zone_outage", OUTAGE)
+    assert writes(kc.fake, since) == []
+    assert len(kc.ledger.history()) == 1
+
+
+def test_a_partition_not_yet_healed_is_refused_touching_nothing(kc: Cluster) -> None:
+    kc.inject("zone_partition", PARTITION)
+    since = len(kc.fake.requests)
+    with pytest.raises(ActivityFailed, match="exists already"):
+        kc.inject("zone_partition", PARTITION)
+    assert writes(kc.fake, since) == []

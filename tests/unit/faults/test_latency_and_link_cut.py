@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from fakes.sandbox_api import TOXIPROXY_API, FakeDrivers, FakeSandbox
 
-from chaosdrill.drivers.toxiproxy import ToxiproxyError
 from chaosdrill.errors import ActivityFailed, FaultNotApplied
 from chaosdrill.faults import engine
 from chaosdrill.ledger import Ledger
@@ -112,17 +111,17 @@ def test_latency_on_redis_links_is_listed_not_timed(
     assert fake.health_checks == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="toxics.py: a second injection that meets its own toxic name gets toxiproxy's 409, and "
-    "record_and_apply's undo then removes the first fault's toxic while its entry stays active",
-)
-def test_a_failed_overlapping_injection_leaves_the_first_fault_in_place(
+def test_an_overlapping_injection_is_refused_and_leaves_the_first_fault_in_place(
     fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
 ) -> None:
+    """Adding the toxic again would fail half-way (toxiproxy answers 409 for a name already
+    there) and undoing that would take the first fault's toxic: it is refused at plan time."""
     first = inject("latency", {"latency_ms": 50, "dc": "dc1"}, drivers, ledger)
-    with pytest.raises(ToxiproxyError, match="HTTP 409"):
+    writes = len(fake.writes)
+    with pytest.raises(ActivityFailed, match=r"chaosdrill-latency is already on \['dc1-"):
         inject("latency", {"latency_ms": 50, "dc": "*"}, drivers, ledger)
+    assert len(fake.writes) == writes
+    assert len(ledger.history()) == 1
 
     assert [f.id for f in ledger.active()] == [first["fault_id"]]
     assert fake.poisoned() == on_dc1_links("chaosdrill-latency")
@@ -239,3 +238,15 @@ def test_link_cut_of_an_unknown_link_is_refused(
         inject("link_cut", {"dc": "dc3"}, drivers, ledger)
     assert ledger.history() == []
     assert fake.writes == []
+
+
+def test_cutting_links_already_cut_is_refused(
+    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
+) -> None:
+    """Its undo would re-enable what the first cut (or a person) disabled."""
+    inject("link_cut", {"dc": "dc1"}, drivers, ledger)
+    writes = len(fake.writes)
+    with pytest.raises(ActivityFailed, match=r"proxies \['dc1-redis'\] are already disabled"):
+        inject("link_cut", {"dc": "*"}, drivers, ledger)
+    assert len(fake.writes) == writes
+    assert len(ledger.history()) == 1

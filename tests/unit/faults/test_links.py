@@ -303,10 +303,6 @@ def test_toxic_bad_arguments_are_refused_naming_the_field(
     assert fake.writes == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="links.py _non_negative names every field it checks ('latency_ms/jitter_ms'), not the bad one",
-)
 def test_a_negative_jitter_is_blamed_on_jitter_ms_alone(drivers: FakeDrivers, ledger: Ledger) -> None:
     with pytest.raises(BadInput) as caught:
         inject("latency", {"latency_ms": 50, "jitter_ms": -5}, drivers, ledger)

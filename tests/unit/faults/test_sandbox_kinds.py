@@ -190,11 +190,6 @@ def test_defences_off_of_an_unknown_dc_is_refused(
     assert fake.writes == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.rollback reverts a key's active entries oldest first; stacked undo states need "
-    "newest first (as recovery.revert_faults does), or the older state is overwritten",
-)
 def test_defences_off_injected_twice_are_all_back_on_after_remove(
     fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
 ) -> None:

@@ -97,11 +97,6 @@ def test_surge_the_worker_refuses_is_not_applied(
     assert load.factors == {"chat": 1.0, "embed": 1.0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="surge.py LoadSurge.apply trusts the worker's reply: a factor it did not take is never "
-    "checked against the reply's target_rates, so no FaultNotApplied",
-)
 def test_surge_the_worker_ignores_is_not_applied(fake: FakeSandbox, ledger: Ledger) -> None:
     load = FakeLoad({"chat": 10.0}, ignore_factor=True)
 
