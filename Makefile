@@ -14,8 +14,8 @@ drill: setup
 
 ## make lint: ruff, mypy and the import contracts.
 lint: setup
-	$(BIN)/ruff check chaosdrill actions probes tests benchmarks
-	$(BIN)/ruff format --check chaosdrill actions probes tests benchmarks
+	$(BIN)/ruff check chaosdrill actions probes tests benchmarks examples
+	$(BIN)/ruff format --check chaosdrill actions probes tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

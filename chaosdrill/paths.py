@@ -8,7 +8,7 @@ ledger of a crashed run wherever it is called from.
 import os
 from pathlib import Path
 
-__all__ = ["home", "ledger_file", "sandbox_dir", "sandbox_state_file"]
+__all__ = ["home", "ledger_file", "sandbox_dir", "sandbox_state_file", "sandbox_system_file"]
 
 
 def home() -> Path:

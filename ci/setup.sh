@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: the pinned Python environment, redis-server,
-# prometheus and prometheus-alertmanager from apt when missing, and the pinned Go tools.
+# prometheus, prometheus-alertmanager, nginx and prometheus-nginx-exporter from apt when
+# missing, and the pinned Go tools.
 # A second run only checks stamps and takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,14 +24,18 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The sandbox's monitoring (and promtool/amtool, which come with them).
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+# examples/nginx-httpbin: nginx and its Prometheus exporter (nginx is in /usr/sbin, not on every PATH).
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
+command -v prometheus-nginx-exporter >/dev/null 2>&1 || need_apt+=(prometheus-nginx-exporter)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-  # Debian starts the services it installs (Prometheus on 9090, Alertmanager on 9093); the
-  # sandbox runs its own instances on free ports. Only what was just installed is disabled
-  # (each package names its service): a redis-server someone runs on purpose is left alone.
+  # Debian starts the services it installs (Prometheus on 9090, Alertmanager on 9093, nginx on
+  # 80, the nginx exporter on 9113); the sandbox and the examples run their own instances on
+  # free ports. Only what was just installed is disabled (each package names its service): a
+  # redis-server or an nginx someone runs on purpose is left alone.
   for svc in "${need_apt[@]}"; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done

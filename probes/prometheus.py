@@ -5,7 +5,8 @@ within bounds now, an expression that became true within T of the fault, and one
 "True" means the expression returned at least one series: PromQL comparisons filter, so
 ``sum(rate(errors[1m])) > 0.01`` is empty while the condition does not hold. The fault's
 times come from this run's ledger, and Prometheus' range queries look back over them, so a
-probe can judge a fault that is already over. Prometheus is ``configuration.chaosdrill_prometheus``.
+probe can judge a fault that is already over. Prometheus is ``configuration.chaosdrill_prometheus``,
+else the system file's ``prometheus`` (on the sandbox, the file it wrote of itself).
 """
 
 import time

@@ -16,7 +16,7 @@ from chaosdrill.errors import NotRunning, PermanentError, TemporaryError
 __all__ = ["Link", "Proxy", "ToxiproxyClient", "ToxiproxyError"]
 
 TIMEOUT_S = 5.0
-START_HINT = "start the sandbox with `chaosdrill sandbox up`"
+START_HINT = "is it running? (the sandbox starts its own with `chaosdrill sandbox up`)"
 
 
 class ToxiproxyError(PermanentError):
@@ -61,7 +61,7 @@ class ToxiproxyClient:
         try:
             resp = self._http.request(method, f"{self.api}{path}", json=body, timeout=TIMEOUT_S)
         except requests.ConnectionError as e:
-            raise NotRunning(f"toxiproxy is not reachable at {self.api}; {START_HINT}") from e
+            raise NotRunning(f"toxiproxy is not reachable at {self.api}: {START_HINT}") from e
         except requests.Timeout as e:
             raise TemporaryError(f"toxiproxy at {self.api} timed out on {method} {path}") from e
         if resp.status_code == 404 and ok_missing:

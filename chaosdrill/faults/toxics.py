@@ -186,4 +186,4 @@ def observe_latency(source: LinkSource, chosen: list[Link], attributes: Mapping[
                 f"expected at least {0.8 * expected_s * 1000:.0f} ms (0.8 x {expected_s * 1000:.0f} ms)"
             )
         return
-    raise FaultNotApplied(f"latency could not be observed through any selected replica link ({last_error})")
+    raise FaultNotApplied(f"latency could not be observed through any selected link's health URL ({last_error})")
