@@ -141,10 +141,6 @@ class SandboxDriver:
                     out.append(Link(dc, az, "replicas", slot["proxy"], slot["listen"], live, api, health))
         return out
 
-    def where(self) -> dict[str, Any]:
-        """What an undo needs to know the fault's sandbox is still the one running."""
-        return {"instance": self.instance_id}
-
     def select_links(self, dc: str, az: str, link: str) -> list[Link]:
         """Links whose dc, az and link names match the glob patterns; ActivityFailed if none."""
         every = self.links()

@@ -43,10 +43,6 @@ class SystemDriver:
     def dcs(self) -> list[str]:
         return sorted({lm.dc for server in self.system.toxiproxy for lm in server.links})
 
-    def where(self) -> dict[str, Any]:
-        """A system has no instance to outlive: its faults are always undone where they were made."""
-        return {}
-
     def toxiproxy(self, api: str | None = None) -> ToxiproxyClient:
         if api is None:
             raise BadInput(self.system.path, "toxiproxy", "a system's toxiproxy calls name their server")

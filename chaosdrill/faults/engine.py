@@ -75,7 +75,7 @@ def inject(
         target=env.target.value,
         key=planned.key,
         description=planned.description,
-        undo=planned.undo,
+        undo=dict(planned.undo),
         ttl_s=ttl_s,
         run_id=runctx.run_id(),
     )

@@ -39,7 +39,7 @@ class Plan:
 
     key: str
     description: str
-    undo: dict[str, Any]
+    undo: Mapping[str, Any]  # each kind's own TypedDict: what its ``undo`` reads back
     touches: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     dc_selector: str = ""  # the DC pattern as the experiment gave it

@@ -10,7 +10,7 @@ so everything past the selection is one code path.
 import fnmatch
 from abc import abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, cast
 
 import requests
 
@@ -22,9 +22,29 @@ from chaosdrill.drivers.toxiproxy import Link
 from chaosdrill.errors import ActivityFailed, FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 
-__all__ = ["LinkSource", "ToxicFault", "link_source", "observe_latency", "toxic_servers", "undo_clients"]
+__all__ = [
+    "LinkSource",
+    "LinksUndo",
+    "ToxicFault",
+    "link_source",
+    "links_undo",
+    "observe_latency",
+    "toxic_servers",
+    "undo_clients",
+]
 
 LinkSource = SandboxDriver | SystemDriver
+
+
+class LinksUndo(TypedDict, total=False):
+    """A link fault's undo state: the proxies per toxiproxy server (``api``/``proxies`` alone in
+    records older than systems), and the sandbox instance when the links were the sandbox's."""
+
+    instance: str
+    api: str
+    proxies: list[str]
+    servers: dict[str, list[str]]
+    toxic: str
 
 
 def link_source(env: Env) -> LinkSource:
@@ -44,12 +64,23 @@ def toxic_servers(chosen: list[Link]) -> dict[str, list[str]]:
     return servers
 
 
+def links_undo(source: "LinkSource", chosen: list[Link], toxic: str | None = None) -> LinksUndo:
+    """The undo state of a fault on ``chosen``: every proxy by server, and the sandbox instance."""
+    undo = LinksUndo(api=chosen[0].api, proxies=[lk.proxy for lk in chosen], servers=toxic_servers(chosen))
+    if isinstance(source, SandboxDriver):
+        undo["instance"] = source.instance_id
+    if toxic is not None:
+        undo["toxic"] = toxic
+    return undo
+
+
 def undo_clients(drivers: Any, undo: Mapping[str, Any]) -> list[tuple[Any, list[str]]]:
     """The toxiproxy clients and proxies a recorded link fault is undone on; none once the
     sandbox instance it was recorded on has gone (its proxies went with it)."""
-    servers: dict[str, list[str]] = dict(undo.get("servers") or {str(undo["api"]): list(undo["proxies"])})
-    if "instance" in undo:
-        sandbox = drivers.sandbox_instance(str(undo["instance"]))
+    state = cast(LinksUndo, undo)
+    servers = dict(state.get("servers") or {state["api"]: list(state["proxies"])})
+    if "instance" in state:
+        sandbox = drivers.sandbox_instance(state["instance"])
         if sandbox is None:
             return []
         return [(sandbox.toxiproxy(api), proxies) for api, proxies in servers.items()]
@@ -105,13 +136,7 @@ class ToxicFault(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"{self.toxic_type} {attributes} on {len(proxies)} proxies of {dc}/{az}/{link}",
-            undo={
-                **source.where(),
-                "api": chosen[0].api,
-                "proxies": proxies,
-                "servers": servers,
-                "toxic": self.toxic,
-            },
+            undo=links_undo(source, chosen, self.toxic),
             touches=tuple(touches),
             details={"proxies": proxies, "toxic": self.toxic},
             dc_selector=dc,
@@ -136,9 +161,10 @@ class ToxicFault(FaultKind):
         return {"proxies": [lk.proxy for lk in chosen], "toxic": self.toxic, "attributes": attributes}
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
+        toxic = cast(LinksUndo, undo)["toxic"]
         for client, proxies in undo_clients(drivers, undo):
             for proxy in proxies:
-                client.remove_toxic(proxy, str(undo["toxic"]))
+                client.remove_toxic(proxy, toxic)
 
     def plan_remove(self, env: Env, args: Mapping[str, Any]) -> Plan:
         dc, az, link = self.selection(env, args)
@@ -186,4 +212,6 @@ def observe_latency(source: LinkSource, chosen: list[Link], attributes: Mapping[
                 f"expected at least {0.8 * expected_s * 1000:.0f} ms (0.8 x {expected_s * 1000:.0f} ms)"
             )
         return
-    raise FaultNotApplied(f"latency could not be observed through any selected link's health URL ({last_error})")
+    raise FaultNotApplied(
+        f"latency could not be observed through any selected link's health URL ({last_error})"
+    )

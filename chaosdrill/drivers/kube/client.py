@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from threading import Lock
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -43,6 +43,7 @@ __all__ = [
     "ZONE_LABEL",
     "ApiException",
     "KubeTarget",
+    "KubeWhere",
     "PodInfo",
     "call",
     "chaosk8s_secrets",
@@ -68,6 +69,13 @@ POOL = 64
 T = TypeVar("T")
 
 # --------------------------------------------------------------------------- connection
+
+
+class KubeWhere(TypedDict):
+    """Where a recorded Kubernetes fault is undone: every kind's undo state starts with it."""
+
+    kubeconfig: str
+    kube_context: str
 
 
 @dataclass(frozen=True)
@@ -106,9 +114,9 @@ class KubeTarget:
             raise BadInput("<experiment>", "namespace", problem)
         return namespace
 
-    def where(self) -> dict[str, str]:
+    def where(self) -> "KubeWhere":
         """What an undo needs to reach this cluster again: the kubeconfig and context."""
-        return {"kubeconfig": self.kubeconfig, "kube_context": self.context}
+        return KubeWhere(kubeconfig=self.kubeconfig, kube_context=self.context)
 
 
 _clients: dict[tuple[str, str], k8s.ApiClient] = {}

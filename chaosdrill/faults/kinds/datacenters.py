@@ -10,11 +10,12 @@ once the gateway is healthy again.
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from chaosdrill.drivers.kube.client import (
     DC_LABEL,
     KubeTarget,
+    KubeWhere,
     call,
     ignore_404,
     list_pods,
@@ -53,7 +54,7 @@ class StopGateway(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"stop the {dc} gateway (its cells must fail over)",
-            undo={"instance": sandbox.instance_id, "api": sandbox.supervisor_api, "dc": dc},
+            undo=GatewayUndo(instance=sandbox.instance_id, api=sandbox.supervisor_api, dc=dc),
             touches=(f"data center {dc}: stop its gateway; the edge moves its cells",),
             dc_selector=dc,
             dcs=(dc,),
@@ -69,12 +70,31 @@ class StopGateway(FaultKind):
         return {"dc": dc, "at": time.time()}
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
-        sandbox = drivers.sandbox_instance(str(undo.get("instance")))
+        state = cast(GatewayUndo, undo)
+        sandbox = drivers.sandbox_instance(state["instance"])
         if sandbox is not None:
-            sandbox.post(f"{undo['api']}/gateway", {"dc": undo["dc"], "running": True})
+            sandbox.post(f"{state['api']}/gateway", {"dc": state["dc"], "running": True})
 
     def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
         return {"dc": str(args["dc"])}
+
+
+class GatewayUndo(TypedDict):
+    """The stopped gateway's DC, and the supervisor that starts it again."""
+
+    instance: str
+    api: str
+    dc: str
+
+
+class FailoverUndo(KubeWhere):
+    """The DC's Deployments with their replica counts, and its cell map, from before."""
+
+    dc: str
+    namespace: str
+    replicas: dict[str, int]
+    routing_configmap: str | None
+    routing: dict[str, str] | None
 
 
 def _marked(obj: Any) -> bool:
@@ -147,14 +167,14 @@ class ScaleDcToZero(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"scale {len(replicas)} Deployments of {dc} to 0 and move its cells",
-            undo={
+            undo=FailoverUndo(
                 **target.where(),
-                "dc": dc,
-                "namespace": namespace,
-                "replicas": replicas,
-                "routing_configmap": configmap,
-                "routing": before,
-            },
+                dc=dc,
+                namespace=namespace,
+                replicas=replicas,
+                routing_configmap=configmap,
+                routing=before,
+            ),
             touches=tuple(touches),
             dc_selector=dc,
             dcs=(dc,),

@@ -5,16 +5,24 @@ gateway's own report, and undone (the previous switches restored) on every exit 
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from chaosdrill.drivers.kube.marks import Mark
 from chaosdrill.drivers.target import Target
 from chaosdrill.errors import BadInput, FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 
-__all__ = ["KINDS", "DefencesOff"]
+__all__ = ["KINDS", "DefencesOff", "DefencesUndo"]
 
 DEFENCES = ("breaker", "fallback", "rate_limit")
+
+
+class DefencesUndo(TypedDict):
+    """The gateway's switches as they were before the fault, and where the gateway is."""
+
+    instance: str
+    url: str
+    defences: dict[str, bool]
 
 
 class DefencesOff(FaultKind):
@@ -47,7 +55,7 @@ class DefencesOff(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"set defences {changes} on the {dc} gateway",
-            undo={"instance": sandbox.instance_id, "url": url, "defences": previous},
+            undo=DefencesUndo(instance=sandbox.instance_id, url=url, defences=previous),
             touches=tuple(
                 f"gateway {dc}: turn {name} off (now {'on' if on else 'off'})"
                 for name, on in previous.items()
@@ -67,9 +75,10 @@ class DefencesOff(FaultKind):
         return {"dc": plan.dc_selector, "previous": plan.undo["defences"], "now": changes}
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
-        sandbox = drivers.sandbox_instance(str(undo.get("instance")))
+        state = cast(DefencesUndo, undo)
+        sandbox = drivers.sandbox_instance(state["instance"])
         if sandbox is not None:
-            sandbox.post(f"{undo['url']}/admin/defences", dict(undo["defences"]))
+            sandbox.post(f"{state['url']}/admin/defences", dict(state["defences"]))
 
     def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
         return {"dc": str(args["dc"])}

@@ -9,7 +9,7 @@ ones, and nothing is injected.
 
 import fnmatch
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from chaosdrill.drivers.kube.marks import Mark
 from chaosdrill.drivers.target import Target
@@ -18,8 +18,10 @@ from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 from chaosdrill.faults.toxics import (
     LinkSource,
+    LinksUndo,
     ToxicFault,
     link_source,
+    links_undo,
     observe_latency,
     toxic_servers,
     undo_clients,
@@ -129,12 +131,7 @@ class LinkCut(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"disable {len(proxies)} proxies of {dc}/{az}/{link}",
-            undo={
-                **source.where(),
-                "api": chosen[0].api,
-                "proxies": proxies,
-                "servers": toxic_servers(chosen),
-            },
+            undo=links_undo(source, chosen),
             touches=tuple(f"toxiproxy {lk.proxy} ({lk.dc}/{lk.az}/{lk.link}): disable" for lk in chosen),
             details={"proxies": proxies},
             dc_selector=dc,
@@ -144,7 +141,7 @@ class LinkCut(FaultKind):
 
     def apply(self, env: Env, plan: Plan, mark: Mark) -> dict[str, Any]:
         source: LinkSource = plan.work["source"]
-        servers: dict[str, list[str]] = plan.undo["servers"]
+        servers = cast(LinksUndo, plan.undo)["servers"]
         still = []
         for api, proxies in servers.items():
             client = source.toxiproxy(api)

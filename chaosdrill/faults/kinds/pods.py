@@ -11,7 +11,7 @@ import random
 import signal
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from chaosdrill.drivers.kube.client import KubeTarget, call, delete_pod, live_pod_uids, parallel
 from chaosdrill.drivers.kube.marks import Mark
@@ -24,6 +24,12 @@ from chaosdrill.faults.kind import Env, FaultKind, Plan
 __all__ = ["KINDS", "KillPods", "KillReplicas"]
 
 ACTIVITIES = {"actions.pods.kill_pods": "inject"}
+
+
+class InstanceUndo(TypedDict):
+    """Nothing to undo but where: the sandbox instance the kill was made on."""
+
+    instance: str
 
 
 class KillReplicas(FaultKind):
@@ -49,7 +55,7 @@ class KillReplicas(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"SIGKILL {share.n} of {len(matched)} replicas matching {selector!r}",
-            undo={"instance": sandbox.instance_id},
+            undo=InstanceUndo(instance=sandbox.instance_id),
             touches=tuple(f"replica {r.name} (pid {r.pid}): SIGKILL" for r in victims),
             details={
                 "replicas": [{"name": r.name, "pid": r.pid} for r in victims],

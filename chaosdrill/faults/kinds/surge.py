@@ -7,10 +7,11 @@ simulated CPU usage the HPA sees instead.
 import fnmatch
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from chaosdrill.drivers.kube.client import (
     KubeTarget,
+    KubeWhere,
     call,
     ignore_404,
     list_pods,
@@ -27,6 +28,24 @@ __all__ = ["KINDS", "CpuSurge", "LoadSurge"]
 ACTIVITIES = {"actions.traffic.surge": "inject", "actions.traffic.end_surge": "remove"}
 USAGE_CPU = "kwok.x-k8s.io/usage-cpu"
 NO_LOAD = "no load is running; declare the chaosdrill.controls.load control in the experiment"
+
+
+class LoadSurgeUndo(TypedDict):
+    """The load worker the surge lives in, and the streams it multiplied."""
+
+    control_url: str
+    pid: int
+    stream: str
+
+
+class CpuSurgeUndo(KubeWhere):
+    """Each pod's and Deployment template's usage annotation from before the surge."""
+
+    namespace: str
+    selector: str
+    surged: str
+    pods: dict[str, str | None]
+    templates: dict[str, str | None]
 
 
 class LoadSurge(FaultKind):
@@ -66,7 +85,7 @@ class LoadSurge(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"load streams {pattern!r} x{factor}",
-            undo={"control_url": handle.control_url, "pid": handle.pid, "stream": pattern},
+            undo=LoadSurgeUndo(control_url=handle.control_url, pid=handle.pid, stream=pattern),
             touches=tuple(touches),
             details=details,
             work={"handle": handle, "factor": float(factor)},
@@ -85,10 +104,11 @@ class LoadSurge(FaultKind):
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
         """Set the streams' factor back to 1; a surge whose worker is gone went with it."""
+        state = cast(LoadSurgeUndo, undo)
         handle = drivers.load()
-        if handle is None or handle.pid != undo.get("pid") or not handle.alive():
+        if handle is None or handle.pid != state.get("pid") or not handle.alive():
             return
-        handle.set_factor(str(undo["stream"]), 1.0)
+        handle.set_factor(state["stream"], 1.0)
 
 
 def _annotation_patch(value: str | None) -> dict[str, Any]:
@@ -144,14 +164,14 @@ class CpuSurge(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"simulated CPU usage {usage} on {selector!r} in {namespace}",
-            undo={
+            undo=CpuSurgeUndo(
                 **target.where(),
-                "namespace": namespace,
-                "selector": selector,
-                "surged": usage,
-                "pods": before_pods,
-                "templates": before_templates,
-            },
+                namespace=namespace,
+                selector=selector,
+                surged=usage,
+                pods=before_pods,
+                templates=before_templates,
+            ),
             touches=(
                 *(f"Deployment {namespace}/{d}: template CPU usage -> {usage}" for d in deployments),
                 f"{len(pods)} pods matching {selector!r}: CPU usage -> {usage}",

@@ -10,12 +10,13 @@ at zero; a partition blackholes the gateway's links to the pool in toxiproxy.
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from chaosdrill.drivers.kube.client import (
     DC_LABEL,
     ZONE_LABEL,
     KubeTarget,
+    KubeWhere,
     call,
     ignore_404,
     metadata_of,
@@ -37,6 +38,28 @@ PARTITION_LABEL = "chaosdrill.io/partitioned-zone"
 OUTAGE_TAINT = "chaosdrill.io/zone-outage"
 OUTAGE = {"actions.zones.zone_outage": "inject", "actions.zones.zone_outage_rollback": "remove"}
 PARTITION = {"actions.zones.zone_partition": "inject", "actions.zones.zone_partition_rollback": "remove"}
+
+
+class PoolUndo(TypedDict):
+    """The held pool, and the supervisor that holds it."""
+
+    instance: str
+    api: str
+    dc: str
+    az: str
+
+
+class OutageUndo(KubeWhere):
+    """Each node of the zone with its ``unschedulable`` from before the outage."""
+
+    zone: str
+    nodes: dict[str, bool]
+
+
+class PartitionUndo(KubeWhere):
+    zone: str
+    namespace: str
+    pods: list[str]
 
 
 def _wait_for(check: Any, timeout_s: float) -> bool:
@@ -68,7 +91,7 @@ class HoldPool(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"stop every replica of {dc}/{az} and hold the pool at zero",
-            undo={"instance": sandbox.instance_id, "api": sandbox.supervisor_api, "dc": dc, "az": az},
+            undo=PoolUndo(instance=sandbox.instance_id, api=sandbox.supervisor_api, dc=dc, az=az),
             touches=(f"replica pool {dc}/{az}: stop every replica and hold it at zero",),
             dc_selector=dc,
             dcs=(dc,),
@@ -87,9 +110,10 @@ class HoldPool(FaultKind):
         return {"zone": f"{dc}-{az}", "pool": f"{dc}/{az}", "down_after_s": time.monotonic() - started}
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
-        sandbox = drivers.sandbox_instance(str(undo.get("instance")))
+        state = cast(PoolUndo, undo)
+        sandbox = drivers.sandbox_instance(state["instance"])
         if sandbox is not None:
-            sandbox.post(f"{undo['api']}/hold", {"dc": undo["dc"], "az": undo["az"], "held": False})
+            sandbox.post(f"{state['api']}/hold", {"dc": state["dc"], "az": state["az"], "held": False})
 
     def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
         return {"zone": str(args["zone"])}
@@ -203,7 +227,7 @@ class TaintZone(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"cordon and NoExecute-taint {len(nodes)} nodes of zone {zone}",
-            undo={**target.where(), "zone": zone, "nodes": before},
+            undo=OutageUndo(**target.where(), zone=zone, nodes=before),
             touches=tuple(f"node {n}: cordon, taint {OUTAGE_TAINT}=NoExecute" for n in nodes),
             dcs=tuple(sorted(dc for dc in dcs if dc)),  # nodes labelled with their DC, where they are
             work={"target": target, "wait_s": float(args.get("wait_evicted_s", 120.0))},
@@ -252,8 +276,9 @@ class TaintZone(FaultKind):
         }
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
-        target = drivers.kube_at(undo.get("kubeconfig"), str(undo["kube_context"]))
-        _untaint(target, dict(undo.get("nodes") or {}))
+        state = cast(OutageUndo, undo)
+        target = drivers.kube_at(state.get("kubeconfig"), state["kube_context"])
+        _untaint(target, dict(state.get("nodes") or {}))
 
     def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
         """Also clean a taint left by hand or by a lost ledger: only ours, never a foreign one."""
@@ -326,7 +351,7 @@ class PartitionPolicy(FaultKind):
         return Plan(
             key=self.key(env, args),
             description=f"NetworkPolicy isolating {len(pods)} pods of zone {zone} in {namespace}",
-            undo={**target.where(), "zone": zone, "namespace": namespace, "pods": pods},
+            undo=PartitionUndo(**target.where(), zone=zone, namespace=namespace, pods=pods),
             touches=(
                 f"NetworkPolicy {namespace}/{_policy_name(zone)}: create",
                 *(f"pod {namespace}/{p}: label" for p in pods),
@@ -380,8 +405,9 @@ class PartitionPolicy(FaultKind):
         return {"zone": zone, "namespace": namespace, "policy": _policy_name(zone), "pods": sorted(pods)}
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
-        target = drivers.kube_at(undo.get("kubeconfig"), str(undo["kube_context"]))
-        _heal(target, str(undo["zone"]), str(undo["namespace"]), list(undo.get("pods") or []))
+        state = cast(PartitionUndo, undo)
+        target = drivers.kube_at(state.get("kubeconfig"), state["kube_context"])
+        _heal(target, state["zone"], state["namespace"], list(state.get("pods") or []))
 
     def clear(self, env: Env, args: Mapping[str, Any]) -> dict[str, Any]:
         zone, namespace = str(args["zone"]), str(args.get("namespace", "default"))

@@ -95,7 +95,7 @@ def test_latency_that_cannot_be_timed_anywhere_is_not_applied(
     for proxy in DC1_REPLICA_LINKS:
         fake.proxies[proxy]["enabled"] = False  # every GET is refused
 
-    with pytest.raises(FaultNotApplied, match="could not be observed through any selected replica link"):
+    with pytest.raises(FaultNotApplied, match="could not be observed through any selected link's health URL"):
         inject("latency", {"latency_ms": 50, "dc": "dc1"}, drivers, ledger)
 
     assert len(fake.health_checks) == 3  # three candidates tried before giving up
