@@ -227,7 +227,7 @@ def _one(path: Path, work: Path, env: dict[str, str], index: int) -> dict[str, A
         _fail(f"{path.name} run {index}: no journal (exit {proc.returncode}): {proc.stderr[-1500:]}")
     data = json.loads(journal.read_text())
     section = data.get("chaosdrill") or {}
-    cut = [f for f in section.get("faults", []) if f.get("kind") == "disable"]
+    cut = [f for f in section.get("faults", []) if f.get("kind") == "link_cut"]
     cut_s = None
     if cut and cut[0].get("reverted_at"):
         cut_s = cut[0]["reverted_at"] - cut[0]["injected_at"]

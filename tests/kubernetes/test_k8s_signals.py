@@ -73,7 +73,7 @@ def remove(partitioned: str) -> list[dict[str, Any]]:
     ]
 
 
-FAULT_KINDS = {"zone_outage", "zone_partition", "dc_failover", "cpu_surge", "pod_kill"}
+FAULT_KINDS = {"zone_outage", "zone_partition", "dc_failover", "surge", "pod_kill"}
 
 
 def experiment(kc: Cluster, phase: str) -> dict[str, Any]:

@@ -70,6 +70,10 @@ def test_the_bound_is_the_readmes_arithmetic() -> None:
     )
 
 
+def test_an_alerts_for_adds_to_the_bound() -> None:
+    assert ttd.detection_bound([(60.0, 14.4)], 0.005, 1.0, 1.0, hold_s=3.0)["bound_s"] == pytest.approx(9.32)
+
+
 def test_the_slowest_window_sets_the_arithmetic() -> None:
     assert ttd.detection_bound([(5.0, 14.4), (60.0, 6.0)], 0.005, 0.0, 0.0)["arithmetic_s"] == pytest.approx(
         1.8
