@@ -62,7 +62,14 @@ class Edge:
         self.m_routed = Counter("edge_requests_total", "Requests by serving DC", ["dc", "home"], registry=reg)
         self.m_healthy = Gauge("edge_dc_healthy", "1 when the DC passes health checks", ["dc"], registry=reg)
         self.m_failed = Counter("edge_upstream_errors_total", "Gateway unreachable", ["dc"], registry=reg)
+        self.m_away = Counter(
+            "edge_served_away_total",
+            "Requests a DC other than the user's home DC served",
+            ["home"],
+            registry=reg,
+        )
         for dc in dcs:
+            self.m_away.labels(dc)
             # Exported at 0 from the start: a counter born at its first failure would lose that
             # first increase to rate(), and a DC failed over within a second would never page.
             self.m_failed.labels(dc)
@@ -179,6 +186,8 @@ class Edge:
             out = {k: resp.headers[k] for k in FORWARD_RESPONSE if k in resp.headers}
             out["X-Chaosdrill-DC"] = target.name
             self.m_routed.labels(target.name, home).inc()
+            if target.name != home:
+                self.m_away.labels(home).inc()
             return web.Response(body=payload, status=resp.status, headers=out)
 
     async def admin_state(self, _request: web.Request) -> web.Response:
