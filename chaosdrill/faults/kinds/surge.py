@@ -52,7 +52,7 @@ class LoadSurge(FaultKind):
     """Multiply the rate of the load streams matching ``stream`` by ``factor``."""
 
     name = "surge"
-    targets = (Target.SANDBOX,)
+    targets = (Target.SANDBOX, Target.SYSTEM)  # the load is ours, whatever it is sent to
     activities = ACTIVITIES
     takes_ttl = False  # it ends with its load worker
 

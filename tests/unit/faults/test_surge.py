@@ -188,3 +188,16 @@ def test_surge_is_not_scoped_by_dc_or_share(load: FakeLoad, drivers: FakeDrivers
         chaosdrill_max_percentage=0,
     )
     assert load.factors["chat"] == 2.0
+
+
+def test_a_surge_on_a_team_system_multiplies_the_load_sent_to_it(
+    load: FakeLoad, drivers: FakeDrivers, ledger: Ledger
+) -> None:
+    """The load is chaosdrill's own, whatever it is sent to: the same kind runs on a system."""
+    system = {"chaosdrill_target": "system"}
+    out = engine.inject("surge", system, {"factor": 2, "stream": "chat"}, drivers=drivers, ledger=ledger)
+    assert load.factors == {"chat": 2.0, "embed": 1.0}
+    [fault] = ledger.active()
+    assert (fault.kind, fault.target, fault.id) == ("surge", "system", out["fault_id"])
+    engine.remove("surge", system, {"stream": "chat"}, drivers=drivers, ledger=ledger)
+    assert load.factors == {"chat": 1.0, "embed": 1.0} and ledger.active() == []
