@@ -14,12 +14,12 @@ import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-from hdrh.histogram import HdrHistogram
+from typing import IO, TYPE_CHECKING, Any
 
 from chaosdrill.errors import BadInput
-from chaosdrill.load.recorder import new_histogram
+
+if TYPE_CHECKING:
+    from hdrh.histogram import HdrHistogram
 
 __all__ = [
     "StreamWindow",
@@ -208,6 +208,14 @@ def select(
     return out
 
 
+def _histogram() -> "HdrHistogram":
+    # Lazy for start-up time: the guardrail reads windows on every run and needs no histogram;
+    # the HDR stack is imported only when a summary is built.
+    from chaosdrill.load.recorder import new_histogram
+
+    return new_histogram()
+
+
 @dataclass
 class Summary:
     """Totals over a selection of windows and streams, with merged latency histograms."""
@@ -224,8 +232,8 @@ class Summary:
     rejected_without_retry_after: int = 0
     degraded_malformed: int = 0
     served_by: dict[str, int] = field(default_factory=dict)
-    hist: HdrHistogram = field(default_factory=new_histogram, repr=False)
-    hist_good: HdrHistogram = field(default_factory=new_histogram, repr=False)
+    hist: "HdrHistogram" = field(default_factory=lambda: _histogram(), repr=False)
+    hist_good: "HdrHistogram" = field(default_factory=lambda: _histogram(), repr=False)
 
     @property
     def completed(self) -> int:
@@ -274,6 +282,8 @@ class Summary:
             self.degraded_malformed += s.degraded_malformed
             for value, n in s.served_by.items():
                 self.served_by[value] = self.served_by.get(value, 0) + n
+            from hdrh.histogram import HdrHistogram  # lazy: see _histogram
+
             if s.hist and s.ok + s.degraded + s.rejected + s.error:
                 self.hist.add(HdrHistogram.decode(s.hist))
             if s.hist_good and s.ok + s.degraded:
