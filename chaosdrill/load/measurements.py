@@ -232,8 +232,8 @@ class Summary:
     rejected_without_retry_after: int = 0
     degraded_malformed: int = 0
     served_by: dict[str, int] = field(default_factory=dict)
-    hist: "HdrHistogram" = field(default_factory=lambda: _histogram(), repr=False)
-    hist_good: "HdrHistogram" = field(default_factory=lambda: _histogram(), repr=False)
+    hist: "HdrHistogram" = field(default_factory=_histogram, repr=False)
+    hist_good: "HdrHistogram" = field(default_factory=_histogram, repr=False)
 
     @property
     def completed(self) -> int:

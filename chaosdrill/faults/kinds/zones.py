@@ -62,15 +62,6 @@ class PartitionUndo(KubeWhere):
     pods: list[str]
 
 
-def _wait_for(check: Any, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return bool(check())
-
-
 # --------------------------------------------------------------------------- sandbox
 
 
@@ -103,7 +94,7 @@ class HoldPool(FaultKind):
         dc, az = str(plan.undo["dc"]), str(plan.undo["az"])
         started = time.monotonic()
         sandbox.post(f"{sandbox.supervisor_api}/hold", {"dc": dc, "az": az, "held": True})
-        if not _wait_for(lambda: sandbox.live_replicas(dc, az) == 0, 10.0):
+        if not wait_until(lambda: sandbox.live_replicas(dc, az) == 0, 10.0, interval_s=0.05):
             raise FaultNotApplied(
                 f"{dc}/{az} still has {sandbox.live_replicas(dc, az)} replicas after the outage"
             )

@@ -14,9 +14,10 @@ from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.faults import engine
 from chaosdrill.ledger import Ledger
 
+from .sandbox_support import CONF, inject
+
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
-CONF = {"chaosdrill_target": "sandbox"}
 DC1_REPLICA_LINKS = [
     "dc1-az-a-replicas-0",
     "dc1-az-a-replicas-1",
@@ -69,27 +70,6 @@ def on_dc1_links(toxic: str) -> dict[str, list[str]]:
 def picked(undo: Mapping[str, Any], expected: Mapping[str, Any]) -> dict[str, Any]:
     """``undo`` cut down to ``expected``'s keys: the undo state may carry more (toxiproxy servers)."""
     return {key: undo.get(key) for key in expected}
-
-
-@pytest.fixture
-def fake() -> FakeSandbox:
-    return FakeSandbox()
-
-
-@pytest.fixture
-def drivers(fake: FakeSandbox) -> FakeDrivers:
-    return FakeDrivers(fake)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.jsonl")
-
-
-def inject(
-    name: str, args: dict[str, Any], drivers: FakeDrivers, ledger: Ledger, **conf: Any
-) -> dict[str, Any]:
-    return engine.inject(name, {**CONF, **conf}, args, drivers=drivers, ledger=ledger)
 
 
 # ---------------------------------------------------------------------- toxics

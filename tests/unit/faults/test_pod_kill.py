@@ -15,24 +15,9 @@ from chaosdrill.faults.kind import Share
 from chaosdrill.faults.kinds import pods
 from chaosdrill.ledger import Ledger
 
+from .sandbox_support import CONF, inject
+
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
-
-CONF = {"chaosdrill_target": "sandbox"}
-
-
-@pytest.fixture
-def fake() -> FakeSandbox:
-    return FakeSandbox()
-
-
-@pytest.fixture
-def drivers(fake: FakeSandbox) -> FakeDrivers:
-    return FakeDrivers(fake)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.jsonl")
 
 
 @pytest.fixture
@@ -41,12 +26,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake_time = FakeClock()
     monkeypatch.setattr(pods, "time", fake_time)
     return fake_time
-
-
-def inject(
-    name: str, args: dict[str, Any], drivers: FakeDrivers, ledger: Ledger, **conf: Any
-) -> dict[str, Any]:
-    return engine.inject(name, {**CONF, **conf}, args, drivers=drivers, ledger=ledger)
 
 
 def pids(fake: FakeSandbox, dc: str, az: str) -> list[int]:

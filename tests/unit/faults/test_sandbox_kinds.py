@@ -14,25 +14,11 @@ from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.faults import engine
 from chaosdrill.ledger import Ledger
 
+from .sandbox_support import CONF, inject
+
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
-CONF = {"chaosdrill_target": "sandbox"}
 ALL_ON = {"breaker": True, "fallback": True, "rate_limit": True}
-
-
-@pytest.fixture
-def fake() -> FakeSandbox:
-    return FakeSandbox()
-
-
-@pytest.fixture
-def drivers(fake: FakeSandbox) -> FakeDrivers:
-    return FakeDrivers(fake)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.jsonl")
 
 
 @pytest.fixture
@@ -41,12 +27,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake_time = FakeClock()
     monkeypatch.setattr(kube_client, "time", fake_time)
     return fake_time
-
-
-def inject(
-    name: str, args: dict[str, Any], drivers: FakeDrivers, ledger: Ledger, **conf: Any
-) -> dict[str, Any]:
-    return engine.inject(name, {**CONF, **conf}, args, drivers=drivers, ledger=ledger)
 
 
 # ---------------------------------------------------------------------- defences_off

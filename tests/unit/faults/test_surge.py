@@ -1,7 +1,6 @@
 """The sandbox's load surge: the running load worker's factor, through the engine, against a
 fake load handle (the worker's ``POST /factor`` is all a surge touches)."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,14 +10,9 @@ from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied, NotRunn
 from chaosdrill.faults import engine
 from chaosdrill.ledger import Ledger
 
+from .sandbox_support import CONF, inject
+
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
-
-CONF = {"chaosdrill_target": "sandbox"}
-
-
-@pytest.fixture
-def fake() -> FakeSandbox:
-    return FakeSandbox()
 
 
 @pytest.fixture
@@ -29,17 +23,6 @@ def load() -> FakeLoad:
 @pytest.fixture
 def drivers(fake: FakeSandbox, load: FakeLoad) -> FakeDrivers:
     return FakeDrivers(fake, load)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.jsonl")
-
-
-def inject(
-    name: str, args: dict[str, Any], drivers: FakeDrivers, ledger: Ledger, **conf: Any
-) -> dict[str, Any]:
-    return engine.inject(name, {**CONF, **conf}, args, drivers=drivers, ledger=ledger)
 
 
 # ---------------------------------------------------------------------- surge

@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 from fakes.sandbox_api import SUPERVISOR_API, TOXIPROXY_API, FakeClock, FakeDrivers, FakeSandbox
 
+from chaosdrill.drivers.kube import client as kube_client
 from chaosdrill.errors import ActivityFailed, FaultNotApplied
 from chaosdrill.faults import engine
 from chaosdrill.faults.kinds import zones
 from chaosdrill.ledger import Ledger
 
+from .sandbox_support import CONF, inject
+
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
-CONF = {"chaosdrill_target": "sandbox"}
 AZ_B_LINKS = ["dc1-az-b-replicas-0", "dc1-az-b-replicas-1"]
 
 
@@ -26,32 +28,12 @@ def picked(undo: Mapping[str, Any], expected: Mapping[str, Any]) -> dict[str, An
 
 
 @pytest.fixture
-def fake() -> FakeSandbox:
-    return FakeSandbox()
-
-
-@pytest.fixture
-def drivers(fake: FakeSandbox) -> FakeDrivers:
-    return FakeDrivers(fake)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.jsonl")
-
-
-@pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """zone_outage's wait for its pool to empty runs on a clock that sleeping advances."""
     fake_time = FakeClock()
     monkeypatch.setattr(zones, "time", fake_time)
+    monkeypatch.setattr(kube_client, "time", fake_time)  # the shared wait_until
     return fake_time
-
-
-def inject(
-    name: str, args: dict[str, Any], drivers: FakeDrivers, ledger: Ledger, **conf: Any
-) -> dict[str, Any]:
-    return engine.inject(name, {**CONF, **conf}, args, drivers=drivers, ledger=ledger)
 
 
 def pids(fake: FakeSandbox, dc: str, az: str) -> list[int]:
