@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,16 @@ class DcHealth:
     fails: int = 0
     passes: int = 0
     transitions: list[dict[str, object]] = field(default_factory=list)
+    # [second, degraded answers served in it], the last 15 minutes: the probes' account of a
+    # DC's fallback when no Prometheus is at hand.
+    degraded: deque[list[int]] = field(default_factory=lambda: deque(maxlen=900))
+
+    def count_degraded(self, now: float) -> None:
+        second = int(now)
+        if self.degraded and self.degraded[-1][0] == second:
+            self.degraded[-1][1] += 1
+        else:
+            self.degraded.append([second, 1])
 
 
 class Edge:
@@ -212,12 +223,18 @@ class Edge:
             degraded = resp.headers.get(DEGRADED_HEADER)
             if degraded is not None and resp.status == 200:
                 self.m_degraded.labels(target.name, degraded[:16]).inc()
+                target.count_degraded(time.time())
             return web.Response(body=payload, status=resp.status, headers=out)
 
     async def admin_state(self, _request: web.Request) -> web.Response:
         return web.json_response(
             {
-                dc: {"healthy": h.healthy, "url": h.url, "transitions": h.transitions}
+                dc: {
+                    "healthy": h.healthy,
+                    "url": h.url,
+                    "transitions": h.transitions,
+                    "degraded": list(h.degraded),
+                }
                 for dc, h in self.health.items()
             }
         )

@@ -124,11 +124,41 @@ def test_chaoslib_never_writes_the_elsewhere_status() -> None:
     assert outcome_of({"status": "deviated-elsewhere", "deviated": False}) is Status.FAILED
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "experiments").rglob("*.yaml")), ids=lambda p: p.name)
-def test_every_control_names_probes_that_exist(path: Path) -> None:
+SANDBOX = sorted((REPO / "experiments").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SANDBOX, ids=lambda p: p.name)
+def test_every_deviating_control_names_probes_that_exist(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
     validate_experiment(data, str(path), run_chaoslib=False)
     expectation = expectation_of(data, str(path))
-    if "negative-control" in (data.get("tags") or []):
-        assert expectation.status is Status.DEVIATED
+    if "negative-control" in (data.get("tags") or []) and expectation.status is Status.DEVIATED:
         assert expectation.failing_probes, f"{path.name}: a negative control must name its mechanism probe"
+
+
+def _first_probe_module(data: dict[str, Any]) -> str:
+    first = data["steady-state-hypothesis"]["probes"][0]
+    return str(first["provider"]["module"])
+
+
+def test_make_drill_has_a_control_failing_on_each_defence_family() -> None:
+    """One deviating control per family in the sandbox plan's folder, each naming its own
+    mechanism probe, listed first (chaoslib stops the hypothesis at its first failure)."""
+    families: dict[str, str] = {}
+    for path in sorted((REPO / "experiments" / "sandbox").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        expectation = expectation_of(data, str(path))
+        if not expectation.failing_probes:
+            continue
+        probes = {p["name"]: p for p in data["steady-state-hypothesis"]["probes"]}
+        (name,) = expectation.failing_probes
+        assert data["steady-state-hypothesis"]["probes"][0]["name"] == name, path.name
+        families[str(probes[name]["provider"]["module"])] = path.name
+        assert _first_probe_module(data) != "probes.slo"
+    assert set(families) == {
+        "probes.breaker",
+        "probes.fallback",
+        "probes.ratelimit",
+        "probes.autoscaling",
+        "probes.failover",
+    }, families
