@@ -44,8 +44,8 @@ def _entry(name: str, status: str = "succeeded", tolerance_met: bool | None = Tr
 
 
 def _journal(
-    expect: dict[str, Any], after: list[dict[str, Any]], run: list[dict[str, Any]] = ()
-) -> dict[str, Any]:  # type: ignore[assignment]
+    expect: dict[str, Any], after: list[dict[str, Any]], run: tuple[dict[str, Any], ...] = ()
+) -> dict[str, Any]:
     return {
         "experiment": _experiment(expect),
         "status": "completed",
@@ -87,10 +87,10 @@ def test_failed_probes_reads_the_after_hypothesis_and_the_method() -> None:
     journal = _journal(
         CONTROL,
         after=[_entry("breaker-opened", tolerance_met=False)],
-        run=[
+        run=(
             _entry("in-method", status="failed", tolerance_met=None),
             {"activity": {"type": "action", "name": "a"}, "status": "failed"},
-        ],
+        ),
     )
     assert failed_probes(journal) == ["breaker-opened", "in-method"]
     # a raised probe (status failed) counts like one out of tolerance
