@@ -43,6 +43,7 @@ __all__ = [
     "as_verdict",
     "count_between",
     "glob_regex",
+    "is_true_at",
     "is_true_now",
     "json_number",
     "mechanism",
@@ -196,6 +197,14 @@ def time_until(
 
         found = poll(deadline + SETTLE_S, min(max(step, 0.5), 5.0), attempt)
     return None if found is None else max(0.0, found - start)
+
+
+def is_true_at(
+    query: str, at: float, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
+) -> bool:
+    """Whether ``query`` returned any series at the instant ``at``."""
+    with prometheus(configuration, secrets) as prom, as_verdict():
+        return bool(prom.query(query, at=at).samples)
 
 
 def is_true_now(

@@ -16,6 +16,8 @@ from chaosdrill import components, evidence, telemetry
 
 __all__ = ["pools_at_desired_within", "replicas_reached", "replicas_recovered_within", "replicas_settled"]
 
+BEFORE_FAULT_S = 1.0  # how long before the fault a pool must not have been at N already
+
 
 def _scaled(pool: str) -> list[dict[str, Any]]:
     """Scaling events of the pools matching ``pool`` (a ``dc/az`` glob)."""
@@ -73,8 +75,9 @@ def replicas_reached(
     secrets: Secrets | None = None,
 ) -> dict:
     """Assert the autoscaler took a pool matching ``dc``/``az`` (globs) to ``at_least``
-    replicas within ``within_s`` of the latest fault (a surge by default). The result's
-    ``replicas`` is ``[[seconds since the fault, replicas of the matching pools], ...]``."""
+    replicas within ``within_s`` of the latest fault (a surge by default), having been below
+    it before the fault. The result's ``replicas`` is ``[[seconds since the fault, replicas of
+    the matching pools], ...]``."""
     if evidence.before_method():
         return {"ok": True, "skipped": "before the method: no fault to judge yet"}
     anchor = evidence.fault_anchor(fault_kind)
@@ -82,6 +85,13 @@ def replicas_reached(
     ready = telemetry.mechanism("ready_replicas", configuration, pool=telemetry.glob_regex(pool))
     if ready is not None:
         query = f"({ready}) >= {int(at_least)}"
+        if telemetry.is_true_at(query, anchor.injected_at - BEFORE_FAULT_S, configuration, secrets):
+            # Reaching N proves nothing if a pool was there before the fault (an earlier surge
+            # not yet scaled down, or an autoscaler frozen at N): nothing to credit it with.
+            raise ActivityFailed(
+                f"a pool matching {pool} had {at_least} ready replicas already before the fault, so the "
+                f"autoscaler's reaction cannot be judged: {query!r} was true {BEFORE_FAULT_S:g}s before it"
+            )
         took = telemetry.time_until(query, anchor.injected_at, within_s, configuration, secrets)
         if took is None:
             raise ActivityFailed(
