@@ -239,7 +239,7 @@ def steps(
     times = sorted(totals)
     for i, at in enumerate(times):
         if not out or totals[at] != out[-1][1] or i == len(times) - 1:
-            out.append([round(at - start, 3), totals[at]])
+            out.append([max(0.0, round(at - start, 3)), totals[at]])
     return out
 
 
