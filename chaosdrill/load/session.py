@@ -13,9 +13,12 @@ every user is asked to verify (the control API's ``/verify``, and once more at t
 run). All users of a cell are marked at once, since a DC loss takes the whole cell with it.
 
 A read sent at ``t`` that finds ``n`` judges every write acknowledged before ``t``: those with
-seq > n are lost, the rest are kept and leave the history. Memory stays bounded: at most
-:data:`ACK_HISTORY` unverified writes per user (older ones are dropped and counted as
-``unverified_dropped``, so a loss reaching further back is reported as truncated).
+seq > n are lost (and leave the history, so no loss is counted twice). Writes a read found stay
+in the history, because a later read can still find them gone: a failback to a store that
+missed the failover's writes rolls a user back past writes that were verified once. Memory
+stays bounded: the last :data:`ACK_HISTORY` acknowledged writes per user (an unverified one
+pushed out is counted in ``unverified_dropped``, so a loss reaching further back shows as
+truncated).
 """
 
 import json
@@ -54,6 +57,7 @@ class SessionBook:
         self.suspect = bytearray(users)
         self.reading = bytearray(users)
         self.read_sent = [0.0] * users
+        self.verified_at = [0.0] * users  # when the user's last judged read-back was sent
         self.last_acked: list[tuple[int, float] | None] = [None] * users
         self.unverified_dropped = 0
         self.lost_total = 0
@@ -83,18 +87,22 @@ class SessionBook:
         for u in members:
             self.suspect[u] = 1
 
+    def _unverified(self, user: int) -> bool:
+        last = self.last_acked[user]
+        return last is not None and last[1] >= self.verified_at[user]
+
     def mark_all(self) -> int:
         """Read every user with unverified writes back before its next write; how many."""
         n = 0
-        for u, h in enumerate(self.history):
-            if h:
+        for u in range(self.users):
+            if self._unverified(u):
                 self.suspect[u] = 1
                 n += 1
         return n
 
     def to_verify(self) -> list[int]:
         """Users with acknowledged writes no read has judged yet."""
-        return [u for u, h in enumerate(self.history) if h and not self.reading[u]]
+        return [u for u in range(self.users) if self._unverified(u) and not self.reading[u]]
 
     @property
     def pending(self) -> int:
@@ -126,8 +134,9 @@ class SessionBook:
         if h is None:
             h = self.history[user] = deque()
         if len(h) >= ACK_HISTORY:
-            h.popleft()
-            self.unverified_dropped += 1
+            _, oldest_at, _ = h.popleft()
+            if oldest_at >= self.verified_at[user]:
+                self.unverified_dropped += 1
         h.append((seq, now, dc_key))
         last = self.last_acked[user]
         if last is None or seq > last[0]:
@@ -144,6 +153,7 @@ class SessionBook:
             return None
         self.suspect[user] = 0
         sent = self.read_sent[user]
+        self.verified_at[user] = max(self.verified_at[user], sent)
         h = self.history[user]
         if not h:
             return []
@@ -151,11 +161,13 @@ class SessionBook:
         kept: deque[tuple[int, float, bytes]] = deque()
         cell = self.cell_of[user].decode("latin-1")
         for seq, acked_at, dc in h:
-            if acked_at >= sent:
-                kept.append((seq, acked_at, dc))  # acknowledged after the read left: not judged
-            elif seq > found:
+            # Acknowledged after the read left: not judged by it.
+            if acked_at < sent and seq > found:
                 lost.append(LostWrite(user, seq, acked_at, dc.decode("latin-1"), cell, found, now))
-        self.history[user] = kept
+            else:
+                kept.append((seq, acked_at, dc))
+        if lost:
+            self.history[user] = kept
         self.lost_total += len(lost)
         return lost
 
