@@ -18,7 +18,6 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosdrill import evidence
 from chaosdrill.errors import ChaosdrillError
-from chaosdrill.load import control
 from chaosdrill.load import objectives as obj
 from chaosdrill.load.measurements import Window, read_windows
 
@@ -103,6 +102,8 @@ def rto_within(
 
 def _verify_sessions(timeout_s: float) -> dict[str, Any]:
     """Ask the running load to read every session user back, and wait for the reads."""
+    from chaosdrill.load import control  # lazy: the load's control stack imports aiohttp
+
     handle = control.current()
     if handle is None:
         return {"verified": False, "reason": "no load running: judged by the read-backs already made"}

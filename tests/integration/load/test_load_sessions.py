@@ -138,3 +138,36 @@ def test_writes_acknowledged_during_the_failover_and_lost_on_the_way_back_fail_t
     # every other user of the cell is read back before writing again.
     assert found <= set(svc.lost) and len(found) >= 0.75 * len(svc.lost), (len(found), len(svc.lost))
     assert {r.acked_by for r in obj.lost_writes(windows).rows} == {"dc3"}
+
+
+def test_the_load_control_tracks_cells_and_sessions_by_the_sandbox_contract(
+    service: SessionServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaosdrill.controls import load as load_control
+
+    monkeypatch.setenv("CHAOSDRILL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CHAOSDRILL_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("CHAOSDRILL_MEASUREMENTS", "")
+    state: dict[str, Any] = {}
+    try:
+        load_control.before_experiment_control(
+            None,
+            profile={
+                "window_s": 0.5,
+                "streams": [{"name": "sessions", "rate": 80, "users": 20, "session": True}],
+            },
+            warmup_s=1.5,
+            max_duration_s=30,
+            url=f"{service.url}/v1/generate",
+            configuration={"chaosdrill_target": "sandbox"},
+        )
+    finally:
+        load_control.after_experiment_control(None, state=state)
+    measurements = Path(state["chaosdrill"]["measurements"])
+    assert m.read_meta(measurements)["tracking"] == TRACKING
+    windows = m.read_windows(measurements)
+    assert obj.cells_seen(windows) == {"dc1", "dc2", "dc3"}
+    found = obj.lost_writes(windows)
+    assert found.acked == service.service.acked > 0 and found.lost == 0
+    # The end-of-run read-back judged every user that had written.
+    assert found.reads >= len({u for cell in service.service.cells.values() for u in cell.store})
