@@ -19,7 +19,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosdrill import evidence
 from chaosdrill.errors import ChaosdrillError
 from chaosdrill.load import objectives as obj
-from chaosdrill.load.measurements import Window, read_windows
+from chaosdrill.load.measurements import Window, read_meta, read_windows
 
 __all__ = ["failback_after", "rpo_within", "rto_within", "unaffected_cells_keep_slo"]
 
@@ -116,6 +116,9 @@ def _verify_sessions(timeout_s: float) -> dict[str, Any]:
             status = handle.status().get("session", {})
     except ChaosdrillError as e:
         raise ActivityFailed(f"the load could not read its sessions back: {e}") from e
+    # The last read-backs are counted in a window that closes up to one window later.
+    window_s = read_meta(evidence.measurements_file()).get("window_s")
+    time.sleep((float(window_s) if isinstance(window_s, int | float) else 1.0) + 0.2)
     return {"verified": True, "pending_reads": int(status.get("pending_reads", 0))}
 
 

@@ -85,6 +85,23 @@ class SessionService:
             self.cells[dc].serving = self._next(dc)
             self.events.append((time.time(), f"{dc} failed over"))
 
+    def roll_back(self, dc: str, last: int) -> None:
+        """Silently drop the cell's last ``last`` acknowledged writes (no error, no DC change):
+        a loss only a read-back can find."""
+        cell = self.cells[dc]
+        kept, dropped = cell.log[: len(cell.log) - last], cell.log[len(cell.log) - last :]
+        cell.log = kept
+        latest: dict[str, int] = {}
+        for user, seq in kept:
+            latest[user] = seq
+        for user, seq in dropped:
+            if latest.get(user, 0) < seq:
+                self.lost.append((user, seq))
+            if user in latest:
+                cell.store[user] = latest[user]
+            else:
+                cell.store.pop(user, None)
+
     def recover_dc(self, dc: str, failback_after_s: float, resync: bool) -> None:
         self.down.discard(dc)
         self.events.append((time.time(), f"{dc} back"))

@@ -171,3 +171,36 @@ def test_the_load_control_tracks_cells_and_sessions_by_the_sandbox_contract(
     assert found.acked == service.service.acked > 0 and found.lost == 0
     # The end-of-run read-back judged every user that had written.
     assert found.reads >= len({u for cell in service.service.cells.values() for u in cell.store})
+
+
+def test_a_silent_loss_is_found_by_the_verifying_read_back(
+    service: SessionServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store rolled back with no error and no DC change marks no one: only the RPO probe's
+    verification reads every user back before its next write (each writes every 3 s here)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CHAOSDRILL_HOME", str(home))
+    profile = parse_profile(
+        {
+            "url": f"{service.url}/v1/generate",
+            "duration_s": 20.0,
+            "window_s": 0.25,
+            "tracking": TRACKING,
+            "streams": [{"name": "sessions", "rate": 10, "users": 30, "session": True}],
+        }
+    )
+    handle = control.start(profile, tmp_path / "out")
+    try:
+        time.sleep(3.5)  # every user has written
+        inject_fault(monkeypatch, home, kind="dc_failover", description="dc1 rolled back")
+        monkeypatch.setenv("CHAOSDRILL_MEASUREMENTS", str(handle.measurements))
+        service.call("roll_back", "dc1", 3)
+        lost = set(service.service.lost)
+        assert len(lost) == 3
+        assert ro.rpo_within(max_lost_writes=0, verify=False)["rpo_writes"] == 0, "nothing marked anyone"
+        with pytest.raises(ActivityFailed, match="3 acknowledged writes lost") as e:
+            ro.rpo_within(max_lost_writes=0, max_rpo_s=60.0, verify=True)
+        assert "'verified': True" in str(e.value) and "'pending_reads': 0" in str(e.value)
+    finally:
+        handle.stop()
+    assert _lost(m.read_windows(handle.measurements)) == lost
