@@ -16,7 +16,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosdrill import evidence
+from chaosdrill import components, evidence, telemetry
 from chaosdrill.errors import ChaosdrillError
 from chaosdrill.load import objectives as obj
 from chaosdrill.load.measurements import Window, read_meta, read_windows
@@ -213,6 +213,34 @@ def unaffected_cells_keep_slo(
     return {"ok": True, **measured}
 
 
+def _back_at(
+    dc: str, anchor: evidence.Anchor, configuration: Configuration | None, secrets: Secrets | None
+) -> tuple[float, str]:
+    """When ``dc`` was healthy again after the fault, and by whose account: the sandbox edge's
+    health log, else the system's ``dc_healthy`` mechanism in Prometheus, else the fault's revert
+    (a rollback that waits for the failback itself is then later than the DC's return)."""
+    assert anchor.reverted_at is not None
+    try:
+        transitions = components.edge_state().get(dc, {}).get("transitions") or []
+        back = [
+            float(t["at"]) for t in transitions if t.get("healthy") and float(t["at"]) >= anchor.injected_at
+        ]
+        if back:
+            return back[0], "edge health log"
+    except (ChaosdrillError, KeyError, TypeError, ValueError):
+        pass  # not the sandbox (or it is gone): ask the system's telemetry
+    query = telemetry.mechanism("dc_healthy", configuration, dc=dc)
+    if query is not None:
+        span = max(1.0, anchor.reverted_at - anchor.injected_at)
+        down = telemetry.time_until(query, anchor.injected_at, span, configuration, secrets, expect=False)
+        if down is not None:
+            went = anchor.injected_at + down
+            up = telemetry.time_until(query, went, anchor.reverted_at - went + 1.0, configuration, secrets)
+            if up is not None:
+                return went + up, f"PromQL {query}"
+    return anchor.reverted_at, "the fault's revert"
+
+
 def failback_after(
     dc: str,
     failback_after_s: float = 5.0,
@@ -230,13 +258,15 @@ def failback_after(
     (no answer of theirs came from ``dc`` in a window wholly before that), were then served from
     home at ``target`` for ``consecutive`` windows within ``max_failback_rto_s`` more seconds,
     and that at most ``max_lost_writes`` writes acknowledged during the failover were lost on the
-    way back. Returns ``failback_s`` (revert to the first home-served window) and ``failback_rto_s``."""
+    way back. "Back" is when ``dc`` passed its health checks again (the sandbox edge's log, else
+    the ``dc_healthy`` mechanism, else the fault's revert). Returns ``failback_s`` (back to the
+    first home-served window) and ``failback_rto_s`` (back to served well from home)."""
     if evidence.before_method():
         return dict(_SKIP)
     anchor = evidence.fault_anchor(fault_kind)
     if anchor.reverted_at is None:
         raise ActivityFailed(f"the outage ({anchor.description}) is still on, so nothing can fail back yet")
-    back = anchor.reverted_at
+    back, back_by = _back_at(dc, anchor, configuration, secrets)
     windows = _windows()
     affected = _affected(windows, dc, anchor.injected_at, cells)
     points = obj.cell_series(windows, affected)
@@ -250,6 +280,8 @@ def failback_after(
         "mechanism": "failback",
         "dc": dc,
         "cells": affected,
+        "back_at": back,
+        "back_by": back_by,
         "failback_s": None if home is None else max(0.0, home.t0 - back),
         "failback_rto_s": rto,
         "failback_after_s": failback_after_s,
@@ -263,7 +295,7 @@ def failback_after(
     if rto is None:
         problems.append(f"were not served from {dc} at {target:.2%} for {consecutive} windows in a row")
     elif rto > failback_after_s + max_failback_rto_s:
-        problems.append(f"were served from home again only {rto:.2f}s after the revert")
+        problems.append(f"were served from home again only {rto:.2f}s after {dc} was back")
     if lost.lost > max_lost_writes:
         problems.append(f"lost {lost.lost} writes acknowledged during the failover")
     if problems:

@@ -119,6 +119,7 @@ def test_a_dc_loss_is_measured_as_users_saw_it(
 
     back = ro.failback_after("dc2", failback_after_s=0.75, max_failback_rto_s=2.0, consecutive=2)
     assert 0.75 <= back["failback_s"] <= 1.5 and back["lost_writes_on_the_way_back"] == 0, back
+    assert back["back_by"] == "the fault's revert", back
     with pytest.raises(ActivityFailed, match="went home before"):
         ro.failback_after("dc2", failback_after_s=1.75, max_failback_rto_s=2.0, consecutive=2)
 
