@@ -78,6 +78,12 @@ def rto_within(
         if p.t1 > anchor.injected_at and (anchor.reverted_at is None or p.t1 <= anchor.reverted_at)
     ]
     ratios = [p.ratio for p in during if p.ratio is not None]
+    recovered_at = None if rto is None else anchor.injected_at + rto
+    dips = [
+        p
+        for p in during
+        if recovered_at is not None and p.t0 >= recovered_at and p.ratio is not None and p.ratio < target
+    ]
     measured = {
         "mechanism": "rto",
         "dc": dc,
@@ -86,6 +92,9 @@ def rto_within(
         "max_rto_s": max_rto_s,
         "worst_ratio": min(ratios, default=None),
         "windows": len(during),
+        # Windows below the target after the recovery, while the fault was still on: blips the
+        # RTO does not count (the SLO probes judge them).
+        "dips_after_recovery": len(dips),
     }
     if rto is None:
         what = "before the fault was reverted" if anchor.reverted_at is not None else "so far"

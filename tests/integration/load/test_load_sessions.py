@@ -104,6 +104,7 @@ def test_a_dc_loss_is_measured_as_users_saw_it(
 
     rto = ro.rto_within("dc2", max_rto_s=5.0, consecutive=2)
     assert 0.25 <= rto["rto_s"] <= 1.5, rto  # 0.6 s of 503s, then the survivor serves
+    assert rto["dips_after_recovery"] == 0 and rto["worst_ratio"] == 0.0, rto
     with pytest.raises(ActivityFailed, match="beyond the RTO"):
         ro.rto_within("dc2", max_rto_s=0.2, consecutive=2)
 
