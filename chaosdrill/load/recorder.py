@@ -269,7 +269,10 @@ class Recorder:
             row = cells.setdefault(home, [0, 0, 0, 0])
         row[i] += 1
         if served_by is not None:
-            _count_served_by(c.cell_dcs.setdefault(home, {}), served_by)
+            by = c.cell_dcs.get(home)
+            if by is None:
+                by = c.cell_dcs[home] = {}
+            _count_served_by(by, served_by)
         dcs = c.dcs
         row = dcs.get(dc)
         if row is None:
