@@ -160,3 +160,20 @@ def test_rehearse_refuses_a_runbook_that_does_not_lint(
     assert cli.main(["rehearse", str(bad), "--auto", "--out", str(tmp_path)]) == 2
     assert '"status": "refused"' in (tmp_path / "rehearsal.json").read_text()
     assert cli.main(["rehearse", str(bad), "--out", str(tmp_path / "i")]) == 2
+
+
+def test_a_plan_whose_runbook_does_not_lint_runs_nothing(
+    runbook_file: Callable[[str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = runbook_file(GOOD.replace("func: remove_latency", "func: drain_zone"))
+    root = bad.parents[1]
+    plan = root / "plan.yaml"
+    plan.write_text(
+        "name: p\ntarget: sandbox\nschedule: '0 3 1 * *'\n"
+        "experiments: [experiments/sandbox/redis-unreachable.yaml]\n"
+        f"rehearsals: [runbooks/{bad.name}]\n"
+    )
+    out = tmp_path / "drill-out"
+    assert cli.main(["drill", "run", str(plan), "--out", str(out), "--no-sandbox"]) == 2
+    assert f"{bad}: steps[0].do.func:" in capsys.readouterr().err
+    assert not out.exists(), "nothing ran"
