@@ -8,11 +8,16 @@ against the real sandbox (with its Prometheus and Alertmanager).
   add scheduling delay, so the tolerance is an order above the expected delay, not zero.
 - A Ctrl-C in the middle of an AZ outage: the rehearsal rolls back, the ledger holds no
   active fault and the sandbox is whole.
+- A ``kill -9`` in the middle: the fault stays active in the ledger, and ``chaosdrill
+  recover`` reverts it.
 
 Run under ``flock /tmp/chaosdrill-heavy.lock``: it starts the sandbox.
 """
 
+import os
 import shutil
+import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from rehearsal_support import CHAOSDRILL, REPO, Tmux, assert_sandbox_clean, reco
 
 from chaosdrill import cli
 from chaosdrill.commands.runbook import command_table
+from chaosdrill.ledger import default_ledger
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -146,3 +152,18 @@ def test_ctrl_c_mid_rehearsal_leaves_no_fault(sandbox: dict[str, Any], tmp_path:
 
 def test_tmux_is_installed() -> None:
     assert shutil.which("tmux"), "ci/setup.sh installs tmux for these tests"
+
+
+def test_kill_9_mid_rehearsal_then_recover(sandbox: dict[str, Any], tmp_path: Path, term: Any) -> None:
+    """A crash leaves the fault in the ledger as active; `chaosdrill recover` reverts it."""
+    tmux = term(REPO / "runbooks" / "az-outage.md", tmp_path / "out")
+    tmux.wait_for("step 1/3  confirm-scope", 90)
+    active = default_ledger().replay()
+    assert len(active) == 1 and active[0].kind == "zone_outage"
+    os.kill(active[0].pid, signal.SIGKILL)
+    assert tmux.exit_code(30) == 128 + signal.SIGKILL
+    assert [f.id for f in default_ledger().replay()] == [active[0].id], "the crash left it active"
+    done = subprocess.run([CHAOSDRILL, "recover"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reverted 1, failed 0" in done.stdout
+    assert_sandbox_clean()
