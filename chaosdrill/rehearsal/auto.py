@@ -17,7 +17,9 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.errors import BadInput, ChaosdrillError
+from chaoslib.exceptions import ChaosException
+
+from chaosdrill.errors import BadInput
 from chaosdrill.rehearsal.lint import CommandTable, lint_runbook
 from chaosdrill.rehearsal.record import Outcome, RehearsalRecord, Status
 from chaosdrill.rehearsal.runbook import load_runbook
@@ -75,7 +77,7 @@ def rehearse_auto(
             reason = f"failed: {', '.join(failed)}" if failed else ""
         except BadInput as e:
             status, reason = Status.REFUSED, str(e)
-        except ChaosdrillError as e:
+        except ChaosException as e:  # ours, and chaoslib's ActivityFailed (a refused blast radius)
             status, reason = (Status.REFUSED if session.record.fault_at is None else Status.FAILED), str(e)
         except Aborted as e:
             status, reason = Status.ABORTED, str(e)

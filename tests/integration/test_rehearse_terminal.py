@@ -6,7 +6,7 @@ against the real sandbox (with its Prometheus and Alertmanager).
   on-call's) must match when the keys were sent, within 1 s: keys are read as they arrive
   (select on the pty), but tmux, the pty and a 2-core machine shared with other tests each
   add scheduling delay, so the tolerance is an order above the expected delay, not zero.
-- A Ctrl-C in the middle of an AZ outage: the rehearsal rolls back, the ledger holds no
+- A Ctrl-C (or a SIGTERM) in the middle of an AZ outage: the rehearsal rolls back, the ledger holds no
   active fault and the sandbox is whole.
 - A ``kill -9`` in the middle: the fault stays active in the ledger, and ``chaosdrill
   recover`` reverts it.
@@ -135,16 +135,23 @@ def test_whole_gameday_records_the_keystrokes(sandbox: dict[str, Any], tmp_path:
     assert_sandbox_clean()
 
 
-def test_ctrl_c_mid_rehearsal_leaves_no_fault(sandbox: dict[str, Any], tmp_path: Path, term: Any) -> None:
+@pytest.mark.parametrize("how", ["Ctrl-C", "SIGTERM"])
+def test_interrupt_mid_rehearsal_leaves_no_fault(
+    sandbox: dict[str, Any], tmp_path: Path, term: Any, how: str
+) -> None:
     out = tmp_path / "out"
     tmux = term(REPO / "runbooks" / "az-outage.md", out)
     tmux.wait_for("step 1/3  confirm-scope", 90)
     time.sleep(1.0)
-    tmux.keys("C-c")
+    if how == "Ctrl-C":
+        tmux.keys("C-c")
+    else:
+        (fault,) = default_ledger().replay()
+        os.kill(fault.pid, signal.SIGTERM)
     rc = tmux.exit_code(60)
     record = record_of(out)
     assert rc == 1
-    assert record["status"] == "aborted" and record["reason"] == "Ctrl-C"
+    assert record["status"] == "aborted" and record["reason"] == how
     assert record["rollback"]["swept"]["reverted"], "the sweep reverted the zone outage"
     assert record["left_active"] == []
     assert_sandbox_clean()
