@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
         "--max-duration",
         type=float,
         metavar="S",
-        help="end (and roll back) after S seconds (default: the runbook's time boxes + 10 min, at most 4 h)",
+        help="interactive: end (and roll back) after S seconds (default: the time boxes + 10 min, at most 4 h)",
     )
     p.add_argument(
         "--check-wait",
