@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "chaosdrill.commands.cluster",
     "chaosdrill.commands.validate",
     "chaosdrill.commands.preflight",
+    "chaosdrill.commands.runbook",
+    "chaosdrill.commands.rehearse",
 )
 
 
@@ -54,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # a command whose module is not written yet
             raise
         module.register(sub)
+    # `runbook lint` and `rehearse` resolve a runbook's `chaosdrill ...` references against this table.
+    parser.set_defaults(root_parser=parser)
     return parser
 
 

@@ -26,6 +26,8 @@ command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 # examples/nginx-httpbin: nginx and its Prometheus exporter (nginx is in /usr/sbin, not on every PATH).
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
+# The GameDay tests drive `chaosdrill rehearse` through a real terminal.
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v prometheus-nginx-exporter >/dev/null 2>&1 || need_apt+=(prometheus-nginx-exporter)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"

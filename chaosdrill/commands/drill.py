@@ -12,6 +12,8 @@ from typing import Any
 from chaosdrill.drills import history as drill_history
 from chaosdrill.drills.plan import load_plan
 from chaosdrill.drills.runner import run_plan
+from chaosdrill.errors import BadInput
+from chaosdrill.rehearsal.lint import lint_file
 
 __all__ = ["register"]
 
@@ -50,13 +52,31 @@ def _history_path(args: argparse.Namespace) -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
+    _lint_rehearsals(plan.rehearsals, args)
     outcome = run_plan(plan, args.out, manage_target=not args.no_sandbox, history=args.history, say=_say)
     passed = sum(1 for r in outcome.results if r.passed)
     _say(f"drill {plan.name}: {passed}/{len(outcome.results)} as expected")
     _say(f"report: {outcome.report.html}  ({outcome.report.markdown.name}, {outcome.report.junit.name})")
+    for rehearsal in outcome.rehearsals:
+        _say(
+            f"rehearsal {rehearsal.get('runbook')}: {rehearsal.get('status')}, "
+            f"TTD {rehearsal.get('ttd_s')} s, TTM {rehearsal.get('ttm_s')} s"
+        )
     _say(f"history: {outcome.history}")
     _say(f"next scheduled run ({plan.schedule}): {plan.next_run(datetime.now(UTC)):%Y-%m-%d %H:%M %Z}")
     return outcome.exit_code
+
+
+def _lint_rehearsals(runbooks: tuple[Path, ...], args: argparse.Namespace) -> None:
+    """A plan's runbooks must lint before anything runs: a broken reference is exit 2, nothing run."""
+    from chaosdrill.commands.runbook import table_of
+
+    table = table_of(args)
+    for runbook in runbooks:
+        problems = lint_file(runbook, table)
+        if problems:
+            first = problems[0]
+            raise BadInput(first.source, first.field, "; ".join(p.message for p in problems))
 
 
 def _history(args: argparse.Namespace) -> int:

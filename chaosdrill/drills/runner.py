@@ -18,8 +18,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from chaosdrill import runctx
 from chaosdrill.drills.environment import target_environment
@@ -29,7 +30,7 @@ from chaosdrill.errors import ToolError
 from chaosdrill.report import ReportFiles, write_reports
 from chaosdrill.report.model import ExperimentResult, load_result
 
-__all__ = ["DrillOutcome", "chaos_command", "run_plan"]
+__all__ = ["DrillOutcome", "chaos_command", "run_plan", "run_rehearsals"]
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,14 @@ class DrillOutcome:
     history: Path
     started: float
     finished: float
+    rehearsals: tuple[dict[str, Any], ...] = field(default=())
 
     @property
     def exit_code(self) -> int:
-        if any(r.error is not None for r in self.results):
+        rehearsed = [int(r.get("exit_code", 2)) for r in self.rehearsals]
+        if any(r.error is not None for r in self.results) or 2 in rehearsed:
             return 2
-        return 0 if all(r.passed for r in self.results) else 1
+        return 0 if all(r.passed for r in self.results) and not any(rehearsed) else 1
 
 
 def chaos_command() -> list[str]:
@@ -182,12 +185,11 @@ def run_plan(
     history_path = (history or out.parent / "history.jsonl").resolve()
     started = time.time()
     say(f"drill {plan.name}: {len(plan.experiments)} experiment(s) on {plan.target.value}, into {out}")
-    for runbook in plan.rehearsals:
-        say(f"rehearsal (listed, not run by `drill run`): {runbook}")
     results: list[ExperimentResult] = []
     with target_environment(plan.target, manage=manage_target, topology=plan.topology, say=say):
         for planned, run_dir in zip(plan.experiments, _run_dirs(plan.experiments, out), strict=True):
             results.append(_run_one(plan, planned, run_dir, command, say))
+        rehearsals = run_rehearsals(plan, out, say)
     finished = time.time()
     report = write_reports(results, out, title=f"Drill {plan.name}", slo=plan.slo)
     outcome = DrillOutcome(
@@ -198,8 +200,59 @@ def run_plan(
         history=history_path,
         started=started,
         finished=finished,
+        rehearsals=tuple(rehearsals),
     )
     append_history(
         history_path, entry_of(plan, outcome.results, started=started, out=out, exit_code=outcome.exit_code)
     )
     return outcome
+
+
+# --------------------------------------------------------------------------- rehearsals
+
+
+def _rehearse_one(plan: DrillPlan, runbook: Path, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """``chaosdrill rehearse RUNBOOK --auto`` in its own process, as the experiments run in
+    theirs; returns its record (``rehearsal.json``) with the exit code, or an error record."""
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / "rehearsal.json"
+    record.unlink(missing_ok=True)
+    var_file = out / "drill-vars.json"
+    var_file.write_text(
+        json.dumps({"configuration": plan.configuration_overrides()}, indent=2), encoding="utf-8"
+    )
+    argv = [sys.executable, "-m", "chaosdrill.cli", "rehearse", str(runbook), "--auto"]
+    argv += ["--out", str(out), "--var-file", str(var_file)]
+    say(f"rehearse: {runbook.name} (--auto)")
+    with (out / "rehearse.out").open("wb") as output:
+        proc = subprocess.Popen(argv, cwd=plan.root, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+        try:
+            rc, timed_out = _wait(proc, plan.timeout_s)
+        except KeyboardInterrupt:
+            _wait(proc, _GRACE_INT_S)  # it got the same SIGINT: let it roll back
+            raise
+    try:
+        found: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        found = {
+            "runbook": str(runbook),
+            "status": "error",
+            "reason": f"no record; see {out / 'rehearse.out'}",
+        }
+    found["exit_code"] = 2 if timed_out else rc
+    say(
+        f"  {found.get('status')}: TTD {found.get('ttd_s')} s, TTM {found.get('ttm_s')} s (exit {found['exit_code']})"
+    )
+    return found
+
+
+def run_rehearsals(plan: DrillPlan, out: Path, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Each of the plan's ``rehearsals`` with ``--auto``, after the experiments; their records
+    go to ``<out>/rehearsals/<runbook>/`` and together into ``<out>/rehearsals.json``."""
+    if not plan.rehearsals:
+        return []
+    records = [
+        _rehearse_one(plan, runbook, out / "rehearsals" / runbook.stem, say) for runbook in plan.rehearsals
+    ]
+    (out / "rehearsals.json").write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+    return records

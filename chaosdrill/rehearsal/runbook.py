@@ -1,9 +1,13 @@
 """Runbooks: the steps an on-call engineer follows for one kind of incident, as checked data.
 
 A runbook is Markdown for humans with YAML front matter for machines: the alerts that page
-for it, its severity, the steps with a time box each, and for a step that can be verified,
-a probe (module, function, arguments) that says whether the step worked. Keeping both in
-one file stops the prose and the rehearsal from drifting apart. A runbook is parsed before
+for it, its severity, the fault that rehearses it (an experiment, or one action), the steps
+with a time box each, and for a step that can be verified, a probe (module, function,
+arguments) that says whether the step worked; a step may also carry an action to run
+(``do``), say that passing it means the incident is detected or mitigated (``marks``), and
+list every operation its prose asks a person for (``operations``: a ``chaosdrill`` command
+or a documented operation of the target), so ``chaosdrill runbook lint`` can prove each one
+exists. Keeping both in one file stops the prose and the rehearsal from drifting apart. A runbook is parsed before
 anyone relies on it, and every problem names the file and the field (``steps[2].timeout_s``).
 
 Paths in a runbook (``experiment``) are relative to its repository root, as in drill plans:
@@ -21,6 +25,8 @@ from chaosdrill.schemas import check, load_schema
 from chaosdrill.schemas.reader import parse_text, read_text
 
 __all__ = [
+    "Mark",
+    "Operation",
     "ProbeRef",
     "Runbook",
     "Severity",
@@ -53,12 +59,32 @@ class ProbeRef:
         return f"{self.module}.{self.func}"
 
 
+class Mark(Enum):
+    """What passing a step establishes, for the rehearsal's time to detect and to mitigate."""
+
+    DETECTED = "detected"
+    MITIGATED = "mitigated"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An operation a step asks a person for: a ``chaosdrill`` command line, or an operation
+    of the target system documented in ``doc`` (a repository path, optionally ``#anchor``)."""
+
+    command: str = ""
+    documented: str = ""
+    doc: str = ""
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
     action: str
     timeout_s: float
     check: ProbeRef | None = None
+    do: ProbeRef | None = None
+    marks: Mark | None = None
+    operations: tuple[Operation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +98,8 @@ class Runbook:
     experiment: Path | None = None
     owner: str = ""
     body: str = ""
+    fault: ProbeRef | None = None
+    root: Path | None = None
 
     @property
     def total_timeout_s(self) -> float:
@@ -115,15 +143,16 @@ def parse_runbook(text: str, source: Path, *, check_files: bool = True) -> Runbo
             raise BadInput(name, f"steps[{i}].name", f"{step.name!r} repeats an earlier step's name")
         seen.add(step.name)
     experiment: Path | None = None
+    root = _repo_root(source)
     if "experiment" in data:
         raw = data["experiment"]
         if Path(raw).is_absolute():
             raise BadInput(name, "experiment", f"{raw!r} must be relative to the repository root")
         if Path(raw).suffix.lower() not in (".yaml", ".yml", ".json"):
             raise BadInput(name, "experiment", f"{raw!r} is not an experiment file (.yaml, .yml or .json)")
-        experiment = _repo_root(source) / raw
+        experiment = root / raw
         if check_files and not experiment.is_file():
-            raise BadInput(name, "experiment", f"{raw!r}: no such file under {_repo_root(source)}")
+            raise BadInput(name, "experiment", f"{raw!r}: no such file under {root}")
     return Runbook(
         source=source,
         title=data["title"],
@@ -134,18 +163,31 @@ def parse_runbook(text: str, source: Path, *, check_files: bool = True) -> Runbo
         experiment=experiment,
         owner=data.get("owner", ""),
         body=body,
+        fault=_ref(data.get("fault")),
+        root=root,
     )
 
 
+def _ref(raw: Mapping[str, Any] | None) -> ProbeRef | None:
+    if raw is None:
+        return None
+    return ProbeRef(module=raw["module"], func=raw["func"], arguments=dict(raw.get("arguments", {})))
+
+
 def _step(raw: Mapping[str, Any]) -> Step:
-    probe = raw.get("check")
     return Step(
         name=raw["name"],
         action=raw["action"],
         timeout_s=float(raw["timeout_s"]),
-        check=None
-        if probe is None
-        else ProbeRef(module=probe["module"], func=probe["func"], arguments=dict(probe.get("arguments", {}))),
+        check=_ref(raw.get("check")),
+        do=_ref(raw.get("do")),
+        marks=Mark(raw["marks"]) if "marks" in raw else None,
+        operations=tuple(
+            Operation(
+                command=op.get("command", ""), documented=op.get("documented", ""), doc=op.get("doc", "")
+            )
+            for op in raw.get("operations", [])
+        ),
     )
 
 
