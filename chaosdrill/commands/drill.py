@@ -18,7 +18,7 @@ from chaosdrill.drills.plan import load_plan
 from chaosdrill.drills.rotation import parse_month
 from chaosdrill.drills.runner import run_plan
 from chaosdrill.drills.store import open_store
-from chaosdrill.errors import BadInput
+from chaosdrill.errors import BadInput, NotRunning
 
 __all__ = ["register"]
 
@@ -71,7 +71,12 @@ def _store_path(args: argparse.Namespace) -> Path:
 def _preflight(path: Path) -> Sequence[str]:
     from chaosdrill.preflight import run_preflight  # lazy: it loads every fault kind
 
-    return run_preflight(path).problems
+    try:
+        return run_preflight(path).problems
+    except (BadInput, NotRunning):
+        raise
+    except Exception as e:  # preflight could not judge it: refuse rather than run blind
+        return [f"preflight could not resolve the experiment ({type(e).__name__}: {e})"]
 
 
 def _run(args: argparse.Namespace) -> int:

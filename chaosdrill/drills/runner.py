@@ -159,10 +159,20 @@ def _refusal(prepared: Prepared, problems: Sequence[str]) -> BadInput:
     return BadInput(str(prepared.planned.path), "method", f"refused by preflight, nothing injected: {listed}")
 
 
+def _problems(prepared: Prepared, check: Preflight) -> Sequence[str]:
+    """Preflight's problems with the file the drill runs, errors named after the experiment's own file."""
+    try:
+        return check(prepared.experiment)
+    except BadInput as e:
+        raise BadInput(
+            str(prepared.planned.path), e.field, f"refused by preflight, nothing injected: {e.problem}"
+        ) from e
+
+
 def _preflight_all(prepared: Sequence[Prepared], check: Preflight, say: Callable[[str], None]) -> None:
     """Every experiment of the drill, before the first one runs; BadInput on the first refusal."""
     for p in prepared:
-        problems = check(p.experiment)
+        problems = _problems(p, check)
         if problems:
             raise _refusal(p, problems)
         say(f"preflight: {p.planned.path.name} ok")
@@ -310,7 +320,10 @@ def run_plan(
         if preflight is not None:
             _preflight_all(prepared, preflight, say)
         for p in prepared:
-            problems = preflight(p.experiment) if preflight is not None else ()
+            try:
+                problems = _problems(p, preflight) if preflight is not None else ()
+            except BadInput as e:  # the target changed under the earlier experiments
+                problems = [e.problem]
             if problems:
                 say(f"  refused by preflight: {'; '.join(problems)}")
                 results.append(_refused_result(p, str(_refusal(p, problems))))

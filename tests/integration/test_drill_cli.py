@@ -61,7 +61,8 @@ def _write(path: Path, doc: dict[str, Any]) -> Path:
 
 
 def _plan(workdir: Path, name: str, experiments: list[str], **extra: Any) -> Path:
-    doc = {"name": name, "target": "sandbox", "schedule": "0 3 1 * *", "experiments": experiments, **extra}
+    # target system: these experiments touch nothing, so preflight needs no running sandbox
+    doc = {"name": name, "target": "system", "schedule": "0 3 1 * *", "experiments": experiments, **extra}
     return _write(workdir / f"{name}.yaml", doc)
 
 
@@ -99,7 +100,7 @@ def test_drill_passes_then_fails_and_history_shows_both(workdir: Path) -> None:
     version = platform.python_version()
     _write(workdir / "experiments" / "holds.yaml", _experiment("completed", version))
     _write(workdir / "experiments" / "wrong.yaml", _experiment("deviated", version))  # it will not deviate
-    history = workdir / "reports" / "history.jsonl"  # <out>/../history.jsonl
+    history = workdir / "reports" / "drill-history.sqlite"  # <out>/../drill-history.sqlite
 
     good = _plan(workdir, "good", ["experiments/holds.yaml"], slo={"availability": 0.999})
     out1 = workdir / "reports" / "good"
@@ -124,11 +125,19 @@ def test_drill_passes_then_fails_and_history_shows_both(workdir: Path) -> None:
     wrong = failures["wrong"]
     assert wrong is not None and wrong.get("message") == "expected deviated, got completed"
 
-    lines = [json.loads(line) for line in history.read_text().splitlines()]
-    assert [(e["plan"], e["exit_code"]) for e in lines] == [("good", 0), ("mixed", 1)]
+    from chaosdrill.drills.store import open_store
+
+    with open_store(history) as store:
+        runs = store.runs()
+    assert [(r.plan, r.scenario, r.outcome) for r in runs] == [
+        ("good", "holds", "pass"),
+        ("mixed", "holds", "pass"),
+        ("mixed", "wrong", "fail"),
+    ]
+    assert all(r.guarded is False and r.detail["guard"]["how"] == "no load" for r in runs)
     shown = _chaosdrill("drill", "history", "--out", str(out2), cwd=workdir)
     assert shown.returncode == 0
-    assert "good" in shown.stdout and "mixed" in shown.stdout and "failed 1/2" in shown.stdout
+    assert "holds" in shown.stdout and "wrong" in shown.stdout and "no regressions" in shown.stdout
 
     report = _chaosdrill(
         "report", str(out2 / "holds" / "journal.json"), "--out", str(workdir / "r"), cwd=workdir
@@ -139,9 +148,9 @@ def test_drill_passes_then_fails_and_history_shows_both(workdir: Path) -> None:
     ) == 1
 
 
-def test_chaos_crash_without_journal_exits_2(workdir: Path) -> None:
+def test_experiment_preflight_cannot_resolve_is_refused_and_nothing_runs(workdir: Path) -> None:
     broken = _experiment("completed", platform.python_version())
-    # a builtin has no signature, so chaos's own validation crashes before writing a journal
+    # a builtin has no signature: preflight cannot bind its arguments, so the drill refuses it
     broken["method"][0]["provider"] = {
         "type": "python",
         "module": "time",
@@ -152,6 +161,20 @@ def test_chaos_crash_without_journal_exits_2(workdir: Path) -> None:
     plan = _plan(workdir, "broken", ["experiments/broken.yaml"])
     done = _chaosdrill("drill", "run", str(plan), "--no-sandbox", "--out", str(workdir / "out"), cwd=workdir)
     assert done.returncode == 2, done.stdout + done.stderr
+    assert "broken.yaml" in done.stderr and "refused by preflight" in done.stderr
+    assert not (workdir / "out" / "broken" / "journal.json").exists()
+    assert not (workdir / "out" / "junit.xml").exists()  # nothing ran, nothing reported
+
+
+def test_chaos_crash_without_journal_exits_2(workdir: Path) -> None:
+    from chaosdrill.drills.plan import load_plan
+    from chaosdrill.drills.runner import run_plan
+
+    _write(workdir / "experiments" / "holds.yaml", _experiment("completed", platform.python_version()))
+    plan = load_plan(_plan(workdir, "crash", ["experiments/holds.yaml"]))
+    # a `chaos` that dies at once, writing nothing: the drill's finding, not the system's
+    outcome = run_plan(plan, workdir / "out", manage_target=False, chaos=["false"])
+    assert outcome.exit_code == 2
     junit = ET.parse(workdir / "out" / "junit.xml").getroot()
     assert junit.get("errors") == "1"
 
