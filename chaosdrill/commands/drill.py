@@ -56,6 +56,13 @@ def register(sub: Any) -> None:
         help="flag RTO/TTD/TTM/budget rises above this fraction of the previous run (default: 0.2 = 20%%)",
     )
     hist.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a regression is flagged")
+    hist.add_argument(
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        help="first add the runs of another store (repeatable)",
+    )
     hist.set_defaults(func=_history)
 
 
@@ -110,12 +117,17 @@ def _history(args: argparse.Namespace) -> int:
         raise BadInput("--margin", "--margin", f"must be >= 0, got {args.margin}")
     path = _store_path(args)
     legacy = path.parent / "history.jsonl"
-    if not path.is_file() and not legacy.is_file():
+    for other in args.merge:
+        if not other.is_file():
+            raise BadInput(str(other), "--merge", "no such store file")
+    if not path.is_file() and not legacy.is_file() and not args.merge:
         print(f"no drills recorded in {path}")
         return 0
     with open_store(path) as store:
         if legacy.is_file():
             store.import_jsonl(legacy)
+        for other in args.merge:
+            print(f"merged {store.merge_from(other)} run(s) from {other}")
         runs = store.runs(plan=args.plan, scenario=args.scenario)
     if not runs:
         print(f"no drills recorded in {path}")

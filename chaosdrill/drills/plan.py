@@ -213,13 +213,20 @@ def _declared_family(experiment: Mapping[str, Any], source: str) -> str | None:
     return None
 
 
+# A family selector that takes every experiment no other selector (or declaration) claims, so
+# a new experiment joins the rotation without editing the plan.
+REST = "rest"
+
+
 def _family_members(
     plan_path: Path, root: Path, name: str, selectors: list[str], experiments: tuple[PlannedExperiment, ...]
 ) -> set[Path]:
-    """The experiments a family's selectors pick: ``tag:NAME`` or a path/glob under the root."""
+    """The experiments a family's selectors pick: ``tag:NAME``, a path/glob under the root, or ``rest``."""
     members: set[Path] = set()
     for i, selector in enumerate(selectors):
         where = f"rotation.families.{name}[{i}]"
+        if selector == REST:
+            continue  # resolved once every other selector is known
         if selector.startswith("tag:"):
             picked = {e.path for e in experiments if selector[4:] in e.tags}
         else:
@@ -241,6 +248,14 @@ def _rotate(
     families: dict[str, list[str]] = dict(raw["families"])
     rotation = Rotation(tuple(families), int(raw.get("full_drill_month", 1)))
     members = {n: _family_members(plan_path, root, n, sel, experiments) for n, sel in families.items()}
+    rest = [n for n, sel in families.items() if REST in sel]
+    if len(rest) > 1:
+        raise BadInput(
+            str(plan_path), "rotation.families", f"{REST!r} is in several families ({', '.join(rest)})"
+        )
+    if rest:
+        claimed = set().union(*members.values()) | {e.path for e in experiments if e.family is not None}
+        members[rest[0]] |= {e.path for e in experiments if e.path not in claimed}
     placed: list[PlannedExperiment] = []
     for e in experiments:
         if e.family is not None:

@@ -177,6 +177,11 @@ class Store:
         rows = self._db.execute(sql + " ORDER BY started_at, id", args).fetchall()
         return [Run._of(r) for r in rows]
 
+    def merge_from(self, other: Path) -> int:
+        """Add every run of another store (e.g. the copy CI carried); returns the runs added."""
+        with open_store(other) as theirs:
+            return sum(self.record(run) for run in theirs.runs())
+
     def import_jsonl(self, path: Path) -> int:
         """Import a legacy ``history.jsonl`` (one drill per line); returns the runs added."""
         added = 0

@@ -158,3 +158,15 @@ def test_store_is_plain_sqlite(tmp_path: Path) -> None:
         store.record(_run("x", "2027-01-01T00:00:00+00:00", guarded=True, rto_s=1.5))
     row = sqlite3.connect(path).execute("SELECT scenario, kind, outcome, guarded, rto_s FROM runs").fetchone()
     assert row == ("x", "experiment", "pass", 1, 1.5)
+
+
+def test_merge_from_another_store_adds_only_what_is_missing(tmp_path: Path) -> None:
+    ours, theirs = tmp_path / "ours.sqlite", tmp_path / "theirs.sqlite"
+    with open_store(ours) as store:
+        store.record(_run("a", "2027-01-01T03:00:00+00:00"))
+    with open_store(theirs) as store:
+        store.record(_run("a", "2027-01-01T03:00:00+00:00"))
+        store.record(_run("b", "2027-02-01T03:00:00+00:00", rto_s=1.0))
+    with open_store(ours) as store:
+        assert store.merge_from(theirs) == 1
+        assert [r.scenario for r in store.runs()] == ["a", "b"]

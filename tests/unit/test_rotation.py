@@ -152,3 +152,30 @@ def test_declared_family_must_exist(repo: Path) -> None:
         load_plan(path)
     assert info.value.source == str((repo / "experiments" / "surge.yaml").resolve())
     assert info.value.field == "extensions[name=chaosdrill].family"
+
+
+def test_rest_takes_what_no_other_family_claims(repo: Path) -> None:
+    (repo / "experiments" / "new.yaml").write_text(yaml.safe_dump(_experiment("new", ["untagged"])))
+    plan = load_plan(
+        _plan(repo, {"families": {"network": ["tag:network"], "capacity": [], "other": ["rest"]}})
+    )
+    family = {e.path.stem: e.family for e in plan.experiments}
+    assert family == {
+        "latency": "network",
+        "redis": "network",
+        "surge": "capacity",
+        "zone": "other",
+        "new": "other",
+    }
+    with pytest.raises(BadInput) as info:
+        load_plan(_plan(repo, {"families": {"a": ["rest"], "b": ["rest"], "capacity": []}}))
+    assert info.value.field == "rotation.families" and "several families" in info.value.problem
+
+
+def test_the_shipped_rotation_plan_runs_every_experiment_each_quarter() -> None:
+    plan = load_plan(Path(__file__).resolve().parents[2] / "ci" / "plans" / "sandbox-rotation.yaml")
+    everything = {e.path for e in plan.experiments}
+    for quarter in QUARTERS:
+        assert {e.path for m in quarter for e in plan.experiments_for(m)} == everything
+    assert {e.path for e in plan.experiments_for(date(2027, 1, 1))} == everything
+    assert all(len(plan.experiments_for(m)) < len(everything) for m in YEAR[1:])
