@@ -12,6 +12,8 @@ The API is deliberately small::
         for run in store.runs(scenario="dc-failover"):
             ...
 
+    record(path, Run(..., kind="rehearsal", ttd_s=41.0, ttm_s=300.0))  # one run, one call
+
 A run is identified by (plan, scenario, kind, started_at): recording the same run twice, or
 importing the same legacy ``history.jsonl`` twice, adds nothing. Writers take SQLite's own
 lock (a busy timeout, not a failure, when two drills finish at once).
@@ -29,7 +31,7 @@ from typing import Any, Literal
 from chaosdrill.drills.history import read_history
 from chaosdrill.errors import BadInput
 
-__all__ = ["KINDS", "OUTCOMES", "STORE_VERSION", "Run", "Store", "open_store"]
+__all__ = ["KINDS", "OUTCOMES", "STORE_VERSION", "Run", "Store", "open_store", "record"]
 
 STORE_VERSION = 1
 KINDS = ("experiment", "rehearsal")
@@ -231,3 +233,9 @@ def open_store(path: Path) -> Iterator[Store]:
         yield Store(db, path)
     finally:
         db.close()
+
+
+def record(path: Path, run: Run) -> bool:
+    """Open the store at ``path``, add one run (e.g. a rehearsal's), close it."""
+    with open_store(path) as store:
+        return store.record(run)

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from chaosdrill import cli
 from chaosdrill.drills.history import ExperimentTrend, HistoryEntry, append_history
-from chaosdrill.drills.store import Run, open_store
+from chaosdrill.drills.store import Run, open_store, record
 from chaosdrill.drills.trends import regressions, trend_table
 from chaosdrill.errors import BadInput
 
@@ -30,17 +30,18 @@ def test_record_and_read_back_oldest_first(tmp_path: Path) -> None:
         )
         assert store.record(_run("dc-failover", "2027-01-01T03:00:00", rto_s=2.0, guarded=False))
         assert not store.record(_run("dc-failover", "2027-01-01T03:00:00+00:00", rto_s=9.0))  # same run
-        store.record(
-            Run(
-                plan="monthly",
-                scenario="dc-loss.md",
-                started_at="2027-02-01T04:00:00+00:00",
-                kind="rehearsal",
-                outcome="pass",
-                ttd_s=41.0,
-                ttm_s=300.0,
-            )
-        )
+    assert record(  # the one-call form the rehearsal helper uses
+        path,
+        Run(
+            plan="monthly",
+            scenario="dc-loss.md",
+            started_at="2027-02-01T04:00:00+00:00",
+            kind="rehearsal",
+            outcome="pass",
+            ttd_s=41.0,
+            ttm_s=300.0,
+        ),
+    )
     with open_store(path) as store:  # survives a reopen
         runs = store.runs(scenario="dc-failover")
         assert [r.rto_s for r in runs] == [2.0, 2.5]
