@@ -189,3 +189,52 @@ def test_timeout_interrupts_chaos_which_still_writes_its_journal(workdir: Path) 
     journal = json.loads((workdir / "out" / "slow" / "journal.json").read_text())
     assert journal["status"] == "interrupted"
     assert "timeout" in (workdir / "out" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "problem"),
+    [
+        ({"experiments": ["experiments/gone.yaml"]}, "experiments[0]", "no such file"),
+        ({"rehearsals": ["runbooks/gone.md"]}, "rehearsals[0]", "no such file"),
+        ({"schedule": "61 3 1 * *"}, "schedule", "not a valid cron expression"),
+    ],
+)
+def test_plan_naming_what_does_not_exist_exits_2_and_runs_nothing(
+    workdir: Path, fields: dict[str, Any], field: str, problem: str
+) -> None:
+    _write(workdir / "experiments" / "holds.yaml", _experiment("completed", platform.python_version()))
+    doc = {"experiments": ["experiments/holds.yaml"], **fields}
+    plan = _plan(workdir, "missing", doc.pop("experiments"), **doc)
+    done = _chaosdrill("drill", "run", str(plan), "--no-sandbox", "--out", str(workdir / "out"), cwd=workdir)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{plan.resolve()}: {field}: " in done.stderr and problem in done.stderr
+    assert not (workdir / "out").exists()  # nothing prepared, nothing run
+    assert not (workdir / "drill-history.sqlite").exists()
+
+
+def test_month_picks_the_rotation_slot(workdir: Path) -> None:
+    version = platform.python_version()
+    for name in ("first", "second", "third"):
+        _write(
+            workdir / "experiments" / f"{name}.yaml", {**_experiment("completed", version), "tags": [name]}
+        )
+    rotation = {
+        "families": {"a": ["tag:first"], "b": ["tag:second"], "c": ["tag:third"]},
+        "full_drill_month": 1,
+    }
+    plan = _plan(workdir, "rotating", ["experiments/*.yaml"], rotation=rotation)
+    out = workdir / "reports" / "may"
+    done = _chaosdrill(
+        "drill", "run", str(plan), "--no-sandbox", "--out", str(out), "--month", "2027-05", cwd=workdir
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rotation 2027-05: families b" in done.stdout
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["second"]
+    from chaosdrill.drills.store import open_store
+
+    with open_store(workdir / "reports" / "drill-history.sqlite") as store:
+        assert [(r.scenario, r.family) for r in store.runs()] == [("second", "b")]
+    bad = _chaosdrill(
+        "drill", "run", str(plan), "--no-sandbox", "--out", str(out), "--month", "2027-13", cwd=workdir
+    )
+    assert bad.returncode == 2 and "--month" in bad.stderr
