@@ -285,6 +285,30 @@ def _record(
             )
 
 
+def _run_experiments(
+    plan: DrillPlan,
+    prepared: Sequence[Prepared],
+    command: Sequence[str],
+    preflight: Preflight | None,
+    say: Callable[[str], None],
+) -> list[ExperimentResult]:
+    """Each experiment in order, checked by preflight again first (the first one just was)."""
+    results: list[ExperimentResult] = []
+    for i, p in enumerate(prepared):
+        problems: Sequence[str] = ()
+        if preflight is not None and i > 0:
+            try:
+                problems = _problems(p, preflight)
+            except BadInput as e:  # the target changed under the earlier experiments
+                problems = [e.problem]
+        if problems:
+            say(f"  refused by preflight: {'; '.join(problems)}")
+            results.append(_refused_result(p, str(_refusal(p, problems))))
+            continue
+        results.append(_run_one(plan, p, command, say))
+    return results
+
+
 def run_plan(
     plan: DrillPlan,
     out: Path,
@@ -319,16 +343,8 @@ def run_plan(
     ):
         if preflight is not None:
             _preflight_all(prepared, preflight, say)
-        for p in prepared:
-            try:
-                problems = _problems(p, preflight) if preflight is not None else ()
-            except BadInput as e:  # the target changed under the earlier experiments
-                problems = [e.problem]
-            if problems:
-                say(f"  refused by preflight: {'; '.join(problems)}")
-                results.append(_refused_result(p, str(_refusal(p, problems))))
-                continue
-            results.append(_run_one(plan, p, command, say))
+        results.extend(_run_experiments(plan, prepared, command, preflight, say))
+        # The plan's rehearsals (runbooks) belong here: after the experiments, on the same target.
     finished = time.time()
     report = write_reports(results, out, title=f"Drill {plan.name}", slo=plan.slo)
     outcome = DrillOutcome(

@@ -238,3 +238,29 @@ def test_month_picks_the_rotation_slot(workdir: Path) -> None:
         "drill", "run", str(plan), "--no-sandbox", "--out", str(out), "--month", "2027-13", cwd=workdir
     )
     assert bad.returncode == 2 and "--month" in bad.stderr
+
+
+def test_a_refusal_between_experiments_skips_only_that_one(workdir: Path) -> None:
+    from chaosdrill.drills.plan import load_plan
+    from chaosdrill.drills.runner import run_plan
+
+    version = platform.python_version()
+    for name in ("a-first", "b-second", "c-third"):
+        _write(workdir / "experiments" / f"{name}.yaml", _experiment("completed", version))
+    plan = load_plan(_plan(workdir, "changing", ["experiments/*.yaml"]))
+    seen: list[str] = []
+
+    def preflight(path: Path) -> list[str]:
+        # fine when the drill starts; the target "changes" before b-second's turn
+        seen.append(path.parent.name)
+        changed = path.parent.name == "b-second" and seen.count("b-second") == 2
+        return ["dc2 is not in chaosdrill_allow_dcs"] if changed else []
+
+    outcome = run_plan(plan, workdir / "out", manage_target=False, preflight=preflight)
+    assert seen == ["a-first", "b-second", "c-third", "b-second", "c-third"]
+    assert outcome.exit_code == 2
+    by_name = {r.name: r for r in outcome.results}
+    assert by_name["a-first"].passed and by_name["c-third"].passed, outcome.results
+    assert by_name["b-second"].error is not None and "refused by preflight" in by_name["b-second"].error
+    assert not (workdir / "out" / "b-second" / "journal.json").exists()
+    assert (workdir / "out" / "c-third" / "journal.json").exists()
