@@ -330,6 +330,8 @@ def run_plan(
     out = out.resolve()
     chosen = plan.experiments_for(month)
     history_path = (history or out.parent / "drill-history.sqlite").resolve()
+    with open_store(history_path):
+        pass  # a store that is not ours is bad input now, not after an hour of drilling
     _announce(plan, month, chosen, say)
     out.mkdir(parents=True, exist_ok=True)
     prepared = [prepare(plan, e, d) for e, d in zip(chosen, _run_dirs(chosen, out), strict=True)]

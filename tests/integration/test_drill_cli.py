@@ -264,3 +264,25 @@ def test_a_refusal_between_experiments_skips_only_that_one(workdir: Path) -> Non
     assert by_name["b-second"].error is not None and "refused by preflight" in by_name["b-second"].error
     assert not (workdir / "out" / "b-second" / "journal.json").exists()
     assert (workdir / "out" / "c-third" / "journal.json").exists()
+
+
+def test_a_foreign_history_file_is_refused_before_anything_runs(workdir: Path) -> None:
+    _write(workdir / "experiments" / "holds.yaml", _experiment("completed", platform.python_version()))
+    plan = _plan(workdir, "foreign", ["experiments/holds.yaml"])
+    foreign = workdir / "notes.sqlite"
+    foreign.write_text("my notes, not a database\n" * 50)
+    args = (
+        "drill",
+        "run",
+        str(plan),
+        "--no-sandbox",
+        "--out",
+        str(workdir / "out"),
+        "--history",
+        str(foreign),
+    )
+    done = _chaosdrill(*args, cwd=workdir)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert str(foreign) in done.stderr and "not a drill history store" in done.stderr
+    assert not (workdir / "out").exists()
+    assert foreign.read_text().startswith("my notes")  # left as it was
