@@ -37,7 +37,7 @@ from chaosdrill.drills.guard import Guard, guarded
 from chaosdrill.drills.measures import run_of
 from chaosdrill.drills.plan import DrillPlan, PlannedExperiment, load_experiment
 from chaosdrill.drills.store import open_store
-from chaosdrill.errors import BadInput, ToolError
+from chaosdrill.errors import BadInput, NotRunning, ToolError
 from chaosdrill.report import ReportFiles, write_reports
 from chaosdrill.report.model import ExperimentResult, load_result
 
@@ -301,6 +301,8 @@ def _run_experiments(
                 problems = _problems(p, preflight)
             except BadInput as e:  # the target changed under the earlier experiments
                 problems = [e.problem]
+            except NotRunning as e:  # or went away: refuse this one, keep the report and history
+                problems = [str(e)]
         if problems:
             say(f"  refused by preflight: {'; '.join(problems)}")
             results.append(_refused_result(p, str(_refusal(p, problems))))
