@@ -36,14 +36,15 @@ def _cluster(
 
 
 @contextmanager
-def _sandbox(topology: Path | None, say: Callable[[str], None]) -> Iterator[None]:
+def _sandbox(topology: Path | None, slo: float | None, say: Callable[[str], None]) -> Iterator[None]:
     # Lazy for start-up time: a drill imports only the engine it runs on.
     from chaosdrill.sandbox import lifecycle
 
     started = not lifecycle.is_up()
     if started:
         say("sandbox: starting")
-        lifecycle.up(topology)
+        # The plan's SLO is the one the sandbox's Prometheus rules judge the error budget by.
+        lifecycle.up(topology, slo_target=slo if slo is not None and slo < 1.0 else None)
     else:
         say("sandbox: already up, it will be left running")
     try:
@@ -85,13 +86,18 @@ def _local_cluster(say: Callable[[str], None]) -> Iterator[None]:
 
 @contextmanager
 def target_environment(
-    target: Target, *, manage: bool, topology: Path | None, say: Callable[[str], None]
+    target: Target,
+    *,
+    manage: bool,
+    topology: Path | None,
+    say: Callable[[str], None],
+    slo: float | None = None,
 ) -> Iterator[None]:
     """Run the body with the target up; ``manage=False`` assumes the caller handles it."""
     if not manage:
         yield
     elif target is Target.SANDBOX:
-        with _sandbox(topology, say):
+        with _sandbox(topology, slo, say):
             yield
     elif target is Target.KUBERNETES:
         with _local_cluster(say):

@@ -12,16 +12,18 @@ Paths and globs are relative to the plan's *repository root*: ``root:`` if the p
 
 import glob
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from croniter import croniter
 
+from chaosdrill.drills.guard import GuardPolicy, guard_policy_of
+from chaosdrill.drills.rotation import Rotation
 from chaosdrill.drivers.target import Target
 from chaosdrill.errors import BadInput
-from chaosdrill.expectation import Expectation, expectation_of
+from chaosdrill.expectation import EXTENSION_NAME, Expectation, expectation_of
 from chaosdrill.schemas import check, type_name
 from chaosdrill.schemas.reader import read_document
 from chaosdrill.slo import SloOverrides
@@ -61,6 +63,19 @@ PLAN_SCHEMA: dict[str, Any] = {
             },
         },
         "configuration": {"type": "object"},
+        "rotation": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["families"],
+            "properties": {
+                "families": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": _PATH_LIST,
+                },
+                "full_drill_month": {"type": "integer", "minimum": 1, "maximum": 12},
+            },
+        },
     },
 }
 
@@ -70,6 +85,9 @@ class PlannedExperiment:
     path: Path
     title: str
     expectation: Expectation
+    guard: GuardPolicy = field(default_factory=GuardPolicy)
+    tags: tuple[str, ...] = ()
+    family: str | None = None  # set when the plan has a rotation
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,14 @@ class DrillPlan:
     timeout_s: float = 1800.0
     description: str = ""
     topology: Path | None = None
+    rotation: Rotation | None = None
+
+    def experiments_for(self, month: date) -> tuple[PlannedExperiment, ...]:
+        """The experiments of ``month``'s rotation slot; every experiment without a rotation."""
+        if self.rotation is None:
+            return self.experiments
+        families = set(self.rotation.families_for(month))
+        return tuple(e for e in self.experiments if e.family in families)
 
     def next_run(self, after: datetime) -> datetime:
         """When the schedule fires next after ``after``."""
@@ -163,9 +189,95 @@ def _planned(plan_path: Path, target: Target, path: Path) -> PlannedExperiment:
             f"{declared!r} but the plan {plan_path} targets {target.value!r}",
         )
     title = experiment.get("title")
+    tags = experiment.get("tags")
     return PlannedExperiment(
-        path=path, title=title if isinstance(title, str) else path.stem, expectation=expectation
+        path=path,
+        title=title if isinstance(title, str) else path.stem,
+        expectation=expectation,
+        guard=guard_policy_of(experiment, str(path)),
+        tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
+        family=_declared_family(experiment, str(path)),
     )
+
+
+_FAMILY_FIELD = f"extensions[name={EXTENSION_NAME}].family"
+
+
+def _declared_family(experiment: Mapping[str, Any], source: str) -> str | None:
+    for ext in experiment.get("extensions") or []:
+        if isinstance(ext, Mapping) and ext.get("name") == EXTENSION_NAME and "family" in ext:
+            family = ext["family"]
+            if not isinstance(family, str) or not family:
+                raise BadInput(source, _FAMILY_FIELD, f"expected a family name, got {family!r}")
+            return family
+    return None
+
+
+# A family selector that takes every experiment no other selector (or declaration) claims, so
+# a new experiment joins the rotation without editing the plan.
+REST = "rest"
+
+
+def _family_members(
+    plan_path: Path, root: Path, name: str, selectors: list[str], experiments: tuple[PlannedExperiment, ...]
+) -> set[Path]:
+    """The experiments a family's selectors pick: ``tag:NAME``, a path/glob under the root, or ``rest``."""
+    members: set[Path] = set()
+    for i, selector in enumerate(selectors):
+        where = f"rotation.families.{name}[{i}]"
+        if selector == REST:
+            continue  # resolved once every other selector is known
+        if selector.startswith("tag:"):
+            picked = {e.path for e in experiments if selector[4:] in e.tags}
+        else:
+            try:
+                found = _expand(plan_path, root, where, [selector])
+            except BadInput as e:
+                raise BadInput(str(plan_path), where, e.problem) from e
+            picked = set(found) & {e.path for e in experiments}
+        if not picked:
+            raise BadInput(str(plan_path), where, f"{selector!r} selects none of the plan's experiments")
+        members |= picked
+    return members
+
+
+def _rotate(
+    plan_path: Path, root: Path, raw: Mapping[str, Any], experiments: tuple[PlannedExperiment, ...]
+) -> tuple[Rotation, tuple[PlannedExperiment, ...]]:
+    """Give every experiment its family: declared in the experiment, else the plan's selectors."""
+    families: dict[str, list[str]] = dict(raw["families"])
+    rotation = Rotation(tuple(families), int(raw.get("full_drill_month", 1)))
+    members = {n: _family_members(plan_path, root, n, sel, experiments) for n, sel in families.items()}
+    rest = [n for n, sel in families.items() if REST in sel]
+    if len(rest) > 1:
+        raise BadInput(
+            str(plan_path), "rotation.families", f"{REST!r} is in several families ({', '.join(rest)})"
+        )
+    if rest:
+        claimed = set().union(*members.values()) | {e.path for e in experiments if e.family is not None}
+        members[rest[0]] |= {e.path for e in experiments if e.path not in claimed}
+    placed: list[PlannedExperiment] = []
+    for e in experiments:
+        if e.family is not None:
+            if e.family not in families:
+                raise BadInput(
+                    str(e.path), _FAMILY_FIELD, f"{e.family!r} is not a family of the plan {plan_path}"
+                )
+            placed.append(e)
+            continue
+        found = [n for n, paths in members.items() if e.path in paths]
+        if len(found) != 1:
+            problem = "in no family" if not found else f"in several families ({', '.join(found)})"
+            raise BadInput(
+                str(plan_path), "rotation.families", f"{e.path.name} is {problem}; each runs in exactly one"
+            )
+        placed.append(replace(e, family=found[0]))
+    for name in families:
+        if not any(e.family == name for e in placed):
+            raise BadInput(
+                str(plan_path), f"rotation.families.{name}", "has no experiment; its month would run nothing"
+            )
+    return rotation, tuple(placed)
 
 
 def load_plan(path: Path) -> DrillPlan:
@@ -197,6 +309,9 @@ def load_plan(path: Path) -> DrillPlan:
             raise BadInput(str(source), "topology", f"{data['topology']!r}: no such file under {root}")
         if target is not Target.SANDBOX:
             raise BadInput(str(source), "topology", "only a sandbox plan takes a topology")
+    rotation: Rotation | None = None
+    if "rotation" in data:
+        rotation, experiments = _rotate(source, root, data["rotation"], experiments)
     slo = data.get("slo", {})
     return DrillPlan(
         source=source,
@@ -211,4 +326,5 @@ def load_plan(path: Path) -> DrillPlan:
         timeout_s=float(data.get("timeout_s", 1800.0)),
         description=data.get("description", ""),
         topology=topology,
+        rotation=rotation,
     )

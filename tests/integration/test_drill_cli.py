@@ -61,7 +61,8 @@ def _write(path: Path, doc: dict[str, Any]) -> Path:
 
 
 def _plan(workdir: Path, name: str, experiments: list[str], **extra: Any) -> Path:
-    doc = {"name": name, "target": "sandbox", "schedule": "0 3 1 * *", "experiments": experiments, **extra}
+    # target system: these experiments touch nothing, so preflight needs no running sandbox
+    doc = {"name": name, "target": "system", "schedule": "0 3 1 * *", "experiments": experiments, **extra}
     return _write(workdir / f"{name}.yaml", doc)
 
 
@@ -99,7 +100,7 @@ def test_drill_passes_then_fails_and_history_shows_both(workdir: Path) -> None:
     version = platform.python_version()
     _write(workdir / "experiments" / "holds.yaml", _experiment("completed", version))
     _write(workdir / "experiments" / "wrong.yaml", _experiment("deviated", version))  # it will not deviate
-    history = workdir / "reports" / "history.jsonl"  # <out>/../history.jsonl
+    history = workdir / "reports" / "drill-history.sqlite"  # <out>/../drill-history.sqlite
 
     good = _plan(workdir, "good", ["experiments/holds.yaml"], slo={"availability": 0.999})
     out1 = workdir / "reports" / "good"
@@ -124,11 +125,19 @@ def test_drill_passes_then_fails_and_history_shows_both(workdir: Path) -> None:
     wrong = failures["wrong"]
     assert wrong is not None and wrong.get("message") == "expected deviated, got completed"
 
-    lines = [json.loads(line) for line in history.read_text().splitlines()]
-    assert [(e["plan"], e["exit_code"]) for e in lines] == [("good", 0), ("mixed", 1)]
+    from chaosdrill.drills.store import open_store
+
+    with open_store(history) as store:
+        runs = store.runs()
+    assert [(r.plan, r.scenario, r.outcome) for r in runs] == [
+        ("good", "holds", "pass"),
+        ("mixed", "holds", "pass"),
+        ("mixed", "wrong", "fail"),
+    ]
+    assert all(r.guarded is False and r.detail["guard"]["how"] == "no load" for r in runs)
     shown = _chaosdrill("drill", "history", "--out", str(out2), cwd=workdir)
     assert shown.returncode == 0
-    assert "good" in shown.stdout and "mixed" in shown.stdout and "failed 1/2" in shown.stdout
+    assert "holds" in shown.stdout and "wrong" in shown.stdout and "no regressions" in shown.stdout
 
     report = _chaosdrill(
         "report", str(out2 / "holds" / "journal.json"), "--out", str(workdir / "r"), cwd=workdir
@@ -139,9 +148,9 @@ def test_drill_passes_then_fails_and_history_shows_both(workdir: Path) -> None:
     ) == 1
 
 
-def test_chaos_crash_without_journal_exits_2(workdir: Path) -> None:
+def test_experiment_preflight_cannot_resolve_is_refused_and_nothing_runs(workdir: Path) -> None:
     broken = _experiment("completed", platform.python_version())
-    # a builtin has no signature, so chaos's own validation crashes before writing a journal
+    # a builtin has no signature: preflight cannot bind its arguments, so the drill refuses it
     broken["method"][0]["provider"] = {
         "type": "python",
         "module": "time",
@@ -152,6 +161,20 @@ def test_chaos_crash_without_journal_exits_2(workdir: Path) -> None:
     plan = _plan(workdir, "broken", ["experiments/broken.yaml"])
     done = _chaosdrill("drill", "run", str(plan), "--no-sandbox", "--out", str(workdir / "out"), cwd=workdir)
     assert done.returncode == 2, done.stdout + done.stderr
+    assert "broken.yaml" in done.stderr and "refused by preflight" in done.stderr
+    assert not (workdir / "out" / "broken" / "journal.json").exists()
+    assert not (workdir / "out" / "junit.xml").exists()  # nothing ran, nothing reported
+
+
+def test_chaos_crash_without_journal_exits_2(workdir: Path) -> None:
+    from chaosdrill.drills.plan import load_plan
+    from chaosdrill.drills.runner import run_plan
+
+    _write(workdir / "experiments" / "holds.yaml", _experiment("completed", platform.python_version()))
+    plan = load_plan(_plan(workdir, "crash", ["experiments/holds.yaml"]))
+    # a `chaos` that dies at once, writing nothing: the drill's finding, not the system's
+    outcome = run_plan(plan, workdir / "out", manage_target=False, chaos=["false"])
+    assert outcome.exit_code == 2
     junit = ET.parse(workdir / "out" / "junit.xml").getroot()
     assert junit.get("errors") == "1"
 
@@ -166,3 +189,100 @@ def test_timeout_interrupts_chaos_which_still_writes_its_journal(workdir: Path) 
     journal = json.loads((workdir / "out" / "slow" / "journal.json").read_text())
     assert journal["status"] == "interrupted"
     assert "timeout" in (workdir / "out" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "problem"),
+    [
+        ({"experiments": ["experiments/gone.yaml"]}, "experiments[0]", "no such file"),
+        ({"rehearsals": ["runbooks/gone.md"]}, "rehearsals[0]", "no such file"),
+        ({"schedule": "61 3 1 * *"}, "schedule", "not a valid cron expression"),
+    ],
+)
+def test_plan_naming_what_does_not_exist_exits_2_and_runs_nothing(
+    workdir: Path, fields: dict[str, Any], field: str, problem: str
+) -> None:
+    _write(workdir / "experiments" / "holds.yaml", _experiment("completed", platform.python_version()))
+    doc = {"experiments": ["experiments/holds.yaml"], **fields}
+    plan = _plan(workdir, "missing", doc.pop("experiments"), **doc)
+    done = _chaosdrill("drill", "run", str(plan), "--no-sandbox", "--out", str(workdir / "out"), cwd=workdir)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{plan.resolve()}: {field}: " in done.stderr and problem in done.stderr
+    assert not (workdir / "out").exists()  # nothing prepared, nothing run
+    assert not (workdir / "drill-history.sqlite").exists()
+
+
+def test_month_picks_the_rotation_slot(workdir: Path) -> None:
+    version = platform.python_version()
+    for name in ("first", "second", "third"):
+        _write(
+            workdir / "experiments" / f"{name}.yaml", {**_experiment("completed", version), "tags": [name]}
+        )
+    rotation = {
+        "families": {"a": ["tag:first"], "b": ["tag:second"], "c": ["tag:third"]},
+        "full_drill_month": 1,
+    }
+    plan = _plan(workdir, "rotating", ["experiments/*.yaml"], rotation=rotation)
+    out = workdir / "reports" / "may"
+    done = _chaosdrill(
+        "drill", "run", str(plan), "--no-sandbox", "--out", str(out), "--month", "2027-05", cwd=workdir
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rotation 2027-05: families b" in done.stdout
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["second"]
+    from chaosdrill.drills.store import open_store
+
+    with open_store(workdir / "reports" / "drill-history.sqlite") as store:
+        assert [(r.scenario, r.family) for r in store.runs()] == [("second", "b")]
+    bad = _chaosdrill(
+        "drill", "run", str(plan), "--no-sandbox", "--out", str(out), "--month", "2027-13", cwd=workdir
+    )
+    assert bad.returncode == 2 and "--month" in bad.stderr
+
+
+def test_a_refusal_between_experiments_skips_only_that_one(workdir: Path) -> None:
+    from chaosdrill.drills.plan import load_plan
+    from chaosdrill.drills.runner import run_plan
+
+    version = platform.python_version()
+    for name in ("a-first", "b-second", "c-third"):
+        _write(workdir / "experiments" / f"{name}.yaml", _experiment("completed", version))
+    plan = load_plan(_plan(workdir, "changing", ["experiments/*.yaml"]))
+    seen: list[str] = []
+
+    def preflight(path: Path) -> list[str]:
+        # fine when the drill starts; the target "changes" before b-second's turn
+        seen.append(path.parent.name)
+        changed = path.parent.name == "b-second" and seen.count("b-second") == 2
+        return ["dc2 is not in chaosdrill_allow_dcs"] if changed else []
+
+    outcome = run_plan(plan, workdir / "out", manage_target=False, preflight=preflight)
+    assert seen == ["a-first", "b-second", "c-third", "b-second", "c-third"]
+    assert outcome.exit_code == 2
+    by_name = {r.name: r for r in outcome.results}
+    assert by_name["a-first"].passed and by_name["c-third"].passed, outcome.results
+    assert by_name["b-second"].error is not None and "refused by preflight" in by_name["b-second"].error
+    assert not (workdir / "out" / "b-second" / "journal.json").exists()
+    assert (workdir / "out" / "c-third" / "journal.json").exists()
+
+
+def test_a_foreign_history_file_is_refused_before_anything_runs(workdir: Path) -> None:
+    _write(workdir / "experiments" / "holds.yaml", _experiment("completed", platform.python_version()))
+    plan = _plan(workdir, "foreign", ["experiments/holds.yaml"])
+    foreign = workdir / "notes.sqlite"
+    foreign.write_text("my notes, not a database\n" * 50)
+    args = (
+        "drill",
+        "run",
+        str(plan),
+        "--no-sandbox",
+        "--out",
+        str(workdir / "out"),
+        "--history",
+        str(foreign),
+    )
+    done = _chaosdrill(*args, cwd=workdir)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert str(foreign) in done.stderr and "not a drill history store" in done.stderr
+    assert not (workdir / "out").exists()
+    assert foreign.read_text().startswith("my notes")  # left as it was
