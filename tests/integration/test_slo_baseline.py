@@ -127,8 +127,8 @@ def test_a_mild_fault_stays_within_its_baseline(sandbox: dict[str, Any], tmp_pat
     assert drop["baseline"]["t1"] <= drop["observed"]["t0"], drop  # the baseline precedes the fault
     rise = after["p99-rise"]["output"]
     assert rise["ok"] and rise["rise_ms"] <= BOUNDS["max_rise_ms"], rise
-    # The 40 ms shows: dc1 az-a answers about 1/6 of the load, well above the p99.
-    assert rise["observed_ms"] >= 40, rise
+    # The sandbox's own answers take ~100 ms (p99 ~200 ms), so the baseline is real latency.
+    assert rise["baseline_ms"] > 50 and rise["factor"] is not None, rise
     budget = after["budget"]["output"]
     assert budget["budget_min"] == pytest.approx(21.6)
     assert budget["budget_consumed_min"] == pytest.approx(budget["error_ratio"] * budget["duration_s"] / 60)
