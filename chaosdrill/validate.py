@@ -28,7 +28,7 @@ from chaoslib.exceptions import ChaosException
 from chaosdrill.drills.plan import load_plan
 from chaosdrill.errors import BadInput
 from chaosdrill.expectation import expectation_of
-from chaosdrill.load.profile import Profile, parse_profile
+from chaosdrill.load.profile import SANDBOX_TRACKING, Profile, parse_profile
 from chaosdrill.load.template import parse_endpoints
 from chaosdrill.rehearsal.runbook import ProbeRef, Runbook, load_runbook
 from chaosdrill.sandbox.topology import Topology, topology_from_dict
@@ -141,7 +141,14 @@ def _check_load_controls(experiment: Mapping[str, Any], source: str) -> None:
             continue
         arguments = provider.get("arguments") or {}
         prefix = f"{where}.provider.arguments.profile"
-        spec = {"url": "http://127.0.0.1/", "duration_s": arguments.get("max_duration_s", 600.0)}
+        spec: dict[str, Any] = {
+            "url": "http://127.0.0.1/",
+            "duration_s": arguments.get("max_duration_s", 600.0),
+        }
+        if isinstance(arguments.get("profile"), Mapping) and "tracking" not in arguments["profile"]:
+            # The load control fills it from the system file when the run starts (and says so if
+            # the file names no session contract); the sandbox's names stand in for the check.
+            spec["tracking"] = {k: v for k, v in vars(SANDBOX_TRACKING).items() if v is not None}
         try:
             profile = parse_profile({**spec, **arguments["profile"]}, source)
         except BadInput as e:

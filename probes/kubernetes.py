@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from chaosdrill import evidence
 from chaosdrill.drivers.kube import reads as kube
 from chaosdrill.errors import TemporaryError
 
@@ -28,6 +29,7 @@ __all__ = [
     "pdbs_respected",
     "pods_per_zone",
     "pods_spread_over_zones",
+    "survivors_absorb_within",
 ]
 
 T = TypeVar("T")
@@ -235,3 +237,62 @@ def pdbs_respected(
         within_s,
     )
     return True
+
+
+def _absorbed_at(ready_since: list[float | None], target: int) -> float | None:
+    """When the ``target``-th of these pods became ready (the moment the ready count reached
+    ``target``, counting the pods ready now); None while fewer than ``target`` are ready."""
+    times = sorted(t for t in ready_since if t is not None)
+    if target <= 0:
+        return 0.0
+    return times[target - 1] if len(times) >= target else None
+
+
+def survivors_absorb_within(
+    dc: str,
+    namespace: str = "default",
+    selector: str = "app=llm-api",
+    target_ready: int | None = None,
+    within_s: float = 120.0,
+    fault_kind: str = "dc_failover",
+    *,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> dict:
+    """Measure how long the surviving data centers took to absorb the lost ``dc``'s replicas:
+    from the fault's injection until the ready pods matching ``selector`` outside ``dc`` reached
+    ``target_ready`` (default: every replica the survivors' Deployments now want, so an
+    autoscaler's scale-up counts). Waits up to ``within_s`` for it, then takes the moment from
+    the pods' own Ready transition times, so the figure does not depend on when the probe ran.
+    Returns ``absorb_s`` (0 when enough were ready before the fault: capacity planned N+1)."""
+    if evidence.before_method():
+        return {"ok": True, "skipped": "before the method: no fault to judge yet"}
+    anchor = evidence.fault_anchor(fault_kind)
+    conf = _conf(configuration)
+
+    def survivors() -> tuple[int, list[kube.PodReadiness]]:
+        wanted = sum(
+            d.replicas
+            for d in kube.deployments(namespace, selector, conf)
+            if d.labels.get(kube.DC_LABEL) != dc
+        )
+        pods = [p for p in kube.pod_readiness(namespace, selector, conf) if p.dc is not None and p.dc != dc]
+        return (target_ready if target_ready is not None else wanted), pods
+
+    target, pods = _poll(
+        f"deployments {selector!r} outside {dc} in {namespace}: ready replicas at the target",
+        survivors,
+        lambda seen: _absorbed_at([p.ready_since for p in seen[1]], seen[0]) is not None,
+        lambda seen: f"{sum(1 for p in seen[1] if p.ready_since is not None)} ready of {seen[0]}",
+        within_s,
+    )
+    moment = _absorbed_at([p.ready_since for p in pods], target)
+    assert moment is not None
+    return {
+        "ok": True,
+        "mechanism": "absorb",
+        "dc": dc,
+        "absorb_s": max(0.0, moment - anchor.injected_at),
+        "target_ready": target,
+        "ready": sum(1 for p in pods if p.ready_since is not None),
+    }

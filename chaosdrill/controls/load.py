@@ -92,6 +92,12 @@ def before_experiment_control(
         raise BadInput(ARGUMENTS, "url", f"must be a URL string, got {url!r}")
     found = _endpoints(endpoints, url, configuration)
     spec = {"duration_s": max_duration_s, **profile}
+    if "tracking" not in profile:
+        from chaosdrill.load.system import tracking_for
+
+        tracking = tracking_for(configuration)
+        if tracking is not None:
+            spec["tracking"] = {k: v for k, v in vars(tracking).items() if v is not None}
     if found is not None:
         if "url" in profile:
             raise BadInput(

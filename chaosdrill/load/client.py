@@ -23,8 +23,9 @@ __all__ = ["MAX_BODY", "MAX_HEAD", "Connection", "ConnectionOwner", "Request", "
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
 
-# (stream index, scheduled monotonic time, request bytes)
-Request = tuple[int, float, bytes]
+# (stream index, scheduled monotonic time, request bytes, user index, seq): seq is 0 for a
+# request outside a session, the user's sequence number for a session write, -1 for a read-back.
+Request = tuple[int, float, bytes, int, int]
 
 
 class ConnectionOwner(Protocol):
@@ -97,6 +98,9 @@ class Connection(asyncio.Protocol):
         self.owner = owner
         self.classifier = classifier
         self.served_by: bytes | None = None  # the last response's served-by header, when asked for
+        self.cell: bytes | None = None  # its home-cell header, when asked for
+        self.seq_ack: bytes | None = None  # its session seq-ack header, when asked for
+        self.body = b""  # the last response's body (a session read-back is judged by it)
         self.transport: asyncio.Transport | None = None
         self.request: Request | None = None
         self.closed = False
@@ -194,6 +198,10 @@ class Connection(asyncio.Protocol):
             self._retry_after = status == 429 and lower.find(_H_RETRY) >= 0
             if rules.served_by_needle is not None:
                 self.served_by = _header(head, lower, rules.served_by_needle)
+            if rules.cell_needle is not None:
+                self.cell = _header(head, lower, rules.cell_needle)
+            if rules.seq_ack_needle is not None:
+                self.seq_ack = _header(head, lower, rules.seq_ack_needle)
             conn = _header(head, lower, _H_CONN)
             self._keep = head[5:8] == b"1.1" and not (conn is not None and b"close" in conn.lower())
             te = _header(head, lower, _H_TE)
@@ -243,6 +251,7 @@ class Connection(asyncio.Protocol):
     def _finish(self, body: bytes) -> None:
         self._buf = b""
         self._state = _HEAD
+        self.body = body
         verdict = self.classifier.classify(self._status, self._degraded, self._retry_after, body)
         request, self.request = self.request, None
         if not self._keep:

@@ -94,6 +94,11 @@ class LoadHandle:
         """Multiply the base rate of the streams matching ``stream_glob`` by ``factor`` from now on."""
         return self._call("POST", "/factor", {"stream": stream_glob, "factor": factor})
 
+    def verify(self) -> dict[str, Any]:
+        """Have every session user read back before its next write (a checkpoint: after a
+        failover, after a failback); returns how many were marked and the reads still due."""
+        return self._call("POST", "/verify", {})
+
     def wait(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the worker to exit; True if it did."""
         deadline = time.monotonic() + timeout_s

@@ -31,14 +31,16 @@ from chaosdrill.load.client import Connection, Request
 from chaosdrill.load.outcome import SANDBOX_CLASSIFIER, Classifier, ErrorReason, Outcome, Verdict
 from chaosdrill.load.profile import Profile, Stream, UserSelection
 from chaosdrill.load.recorder import Recorder
-from chaosdrill.load.render import StreamRequests, requests_for
-from chaosdrill.load.template import Endpoints
+from chaosdrill.load.render import StreamRequests, read_requests_for, requests_for
+from chaosdrill.load.session import SessionBook
+from chaosdrill.load.template import SANDBOX_RULES, Endpoints
 
 __all__ = ["Engine", "Target", "resolve_target"]
 
 IDLE_REUSE_S = 4.0  # don't reuse a connection idle for longer; servers close idle keep-alives
 PAYLOAD_CACHE_USERS = 4096
 MIN_TICK_S = 0.001
+MAX_LEARNED_CELLS = 1_000_000  # users per stream whose home cell is remembered (for failed requests)
 _TIMEOUT = Verdict(Outcome.ERROR, ErrorReason.TIMEOUT)
 
 
@@ -81,18 +83,27 @@ class _StreamState:
         "anchor_i",
         "anchor_t",
         "base_rate",
+        "book",
+        "cells",
         "factor",
         "index",
         "next_t",
         "payloads",
         "pick",
+        "read_render",
         "render",
         "stream",
     )
 
-    def __init__(self, stream: Stream, requests: StreamRequests) -> None:
+    def __init__(self, stream: Stream, requests: StreamRequests, reads: StreamRequests | None = None) -> None:
         self.stream = stream
         self.render = requests.render
+        # A session stream: per-user sequence numbers, and a read-back before a suspect write.
+        self.book = SessionBook(stream.users) if reads is not None else None
+        self.read_render = reads.render if reads is not None else None
+        # Each user's home cell as last answered, so a request that got no answer still counts
+        # against its cell (with cell tracking on).
+        self.cells: dict[int, bytes] = {}
         self.base_rate = stream.rate
         self.factor = 1.0
         self.index = 0
@@ -101,7 +112,7 @@ class _StreamState:
         self.next_t = math.inf
         # Requests that differ only by user are built once per user (up to a cache size);
         # with {seq} in the template every request is rendered as it is scheduled.
-        cached = 0 if requests.uses_seq else min(stream.users, PAYLOAD_CACHE_USERS)
+        cached = 0 if requests.uses_seq or reads is not None else min(stream.users, PAYLOAD_CACHE_USERS)
         if requests.uses_user:
             self.payloads = [requests.render(u, 0) for u in range(cached)]
         else:
@@ -149,11 +160,23 @@ class Engine:
         self.profile = profile
         self.target = target
         self.endpoints = endpoints
-        self.classifier: Classifier = (
-            SANDBOX_CLASSIFIER if endpoints is None else Classifier(endpoints.outcomes)
-        )
+        tracking = profile.tracking
+        self.tracking = tracking
+        if tracking is not None:
+            self.classifier: Classifier = Classifier(
+                SANDBOX_RULES if endpoints is None else endpoints.outcomes,
+                served_by=tracking.served_by,
+                cell=tracking.cell,
+                seq_ack=tracking.seq_ack,
+            )
+        else:
+            self.classifier = SANDBOX_CLASSIFIER if endpoints is None else Classifier(endpoints.outcomes)
+        self.track_cells = tracking is not None and tracking.cell is not None
         requests = requests_for(profile, target.host_header, target.path, endpoints)
-        self.streams = [_StreamState(s, r) for s, r in zip(profile.streams, requests, strict=True)]
+        reads = read_requests_for(profile, target.host_header, target.path, endpoints)
+        self.streams = [
+            _StreamState(s, r, rd) for s, r, rd in zip(profile.streams, requests, reads, strict=True)
+        ]
         self.recorder = recorder_factory(self)
         self.pending: deque[Request] = deque()
         self.idle: list[Connection] = []
@@ -243,6 +266,47 @@ class Engine:
         if self._drained is not None:
             self._drained.set()
 
+    # -- sessions -------------------------------------------------------------------------
+    def verify_sessions(self) -> int:
+        """Have every session user with unverified writes read back before its next write;
+        returns how many users were marked."""
+        return sum(s.book.mark_all() for s in self.streams if s.book is not None)
+
+    def session_status(self) -> dict[str, int]:
+        """Read-backs still due, and acknowledged writes found lost so far, over all session streams."""
+        books = [s.book for s in self.streams if s.book is not None]
+        return {
+            "pending_reads": sum(b.pending for b in books),
+            "lost": sum(b.lost_total for b in books),
+            "unverified_dropped": sum(b.unverified_dropped for b in books),
+        }
+
+    async def final_reads(self, timeout_s: float) -> int:
+        """Once scheduling has stopped: read back, now, every session user with unverified
+        writes, and wait up to ``timeout_s`` for the answers. Returns how many reads went out."""
+        assert self._loop is not None and self._drained is not None
+        now = time.monotonic()
+        sent = 0
+        for idx, s in enumerate(self.streams):
+            book, read = s.book, s.read_render
+            if book is None or read is None:
+                continue
+            users = book.to_verify()
+            for user in users:
+                book.read_started(user, now + self.offset)
+                self._dispatch((idx, now, read(user, 0), user, -1))
+            if users:
+                self.recorder.sent(idx, now + self.offset, len(users))
+            sent += len(users)
+        if sent:
+            self.scheduled += sent
+            self._drained.clear()
+            if self._sweep_handle is None:
+                self._sweep_handle = self._loop.call_later(self._sweep_every, self._sweep)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wait_drained(), timeout=timeout_s)
+        return sent
+
     @property
     def in_flight(self) -> int:
         return len(self.busy) + len(self.pending)
@@ -284,10 +348,19 @@ class Engine:
             render = s.render
             i, anchor_i, anchor_t = s.index, s.anchor_i, s.anchor_t
             first = scheduled
+            book = s.book
             while t <= horizon and t < end and scheduled < limit:
                 user = pick(i)
-                payload = payloads[user] if user < n_cached else render(user, i)
-                dispatch((idx, t, payload))
+                if book is None:
+                    payload = payloads[user] if user < n_cached else render(user, i)
+                    dispatch((idx, t, payload, user, 0))
+                elif book.wants_read(user):
+                    assert s.read_render is not None
+                    book.read_started(user, now + offset)
+                    dispatch((idx, t, s.read_render(user, 0), user, -1))
+                else:
+                    seq = book.next_write(user)
+                    dispatch((idx, t, render(user, seq), user, seq))
                 scheduled += 1
                 i += 1
                 t = anchor_t + (i - anchor_i) / rate
@@ -358,11 +431,17 @@ class Engine:
         self.on_failure(conn, request, reason)
 
     def _complete(
-        self, conn: Connection, request: Request, verdict: Verdict, served_by: bytes | None = None
+        self, conn: Connection, request: Request, verdict: Verdict, answered: Connection | None = None
     ) -> None:
+        """Record a finished request; ``answered`` is the connection whose response it got
+        (its headers name the serving DC, the home cell and the session ack), None on failure."""
         now = time.monotonic()
         self.completed += 1
-        self.recorder.record(request[0], verdict, now - request[1], now + self.offset, served_by)
+        if self.tracking is None:
+            served = None if answered is None else answered.served_by
+            self.recorder.record(request[0], verdict, now - request[1], now + self.offset, served)
+        else:
+            self._record_tracked(request, verdict, now, answered)
         if conn.closed:
             self.busy.discard(conn)
             self.connections -= 1
@@ -376,9 +455,39 @@ class Engine:
             self.idle.append(conn)
         self._check_drained()
 
+    def _record_tracked(
+        self, request: Request, verdict: Verdict, now: float, answered: Connection | None
+    ) -> None:
+        idx, user, seq = request[0], request[3], request[4]
+        s = self.streams[idx]
+        served = cell = None
+        if answered is not None:
+            served, cell = answered.served_by, answered.cell
+        if self.track_cells:
+            cells = s.cells
+            if cell is not None:
+                if user in cells or len(cells) < MAX_LEARNED_CELLS:
+                    cells[user] = cell
+            else:
+                cell = cells.get(user)
+        epoch = now + self.offset
+        self.recorder.record(idx, verdict, now - request[1], epoch, served, cell)
+        book = s.book
+        if book is None or seq == 0:
+            return
+        good = verdict.outcome is Outcome.OK or verdict.outcome is Outcome.DEGRADED
+        if seq > 0:
+            ack = None if answered is None else answered.seq_ack
+            acked = good and ack is not None and ack == str(seq).encode()
+            book.on_write(user, seq, acked, epoch, served, cell)
+            self.recorder.session_write(idx, acked)
+        else:
+            lost = book.on_read(user, answered.body if answered is not None and good else None, epoch)
+            self.recorder.session_read(idx, lost)
+
     # ConnectionOwner
     def on_response(self, conn: Connection, request: Request, verdict: Verdict) -> None:
-        self._complete(conn, request, verdict, conn.served_by)
+        self._complete(conn, request, verdict, conn)
 
     def on_failure(self, conn: Connection, request: Request, reason: ErrorReason) -> None:
         conn.closed = True
@@ -403,7 +512,10 @@ class Engine:
         while pending and pending[0][1] <= limit:
             request = pending.popleft()
             self.completed += 1
-            self.recorder.record(request[0], _TIMEOUT, now - request[1], now + self.offset)
+            if self.tracking is None:
+                self.recorder.record(request[0], _TIMEOUT, now - request[1], now + self.offset)
+            else:
+                self._record_tracked(request, _TIMEOUT, now, None)
         self.recorder.roll(now + self.offset)
         self._check_drained()
         if self._drained is not None and not self._drained.is_set():

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from chaosdrill.errors import BadInput
+from chaosdrill.load.placement import Outcomes, SessionWindow, parse_outcomes_by, parse_session
 
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
@@ -60,6 +61,10 @@ class StreamWindow:
     hist: str
     hist_good: str
     served_by: Mapping[str, int] = field(default_factory=dict)  # empty: not tracked, or none seen
+    # With tracking (chaosdrill.load.placement): per home cell, per serving DC, and sessions.
+    cells: Mapping[str, Outcomes] = field(default_factory=dict)
+    dcs: Mapping[str, Outcomes] = field(default_factory=dict)
+    session: SessionWindow | None = None
 
     @property
     def completed(self) -> int:
@@ -106,6 +111,9 @@ def _stream_window(name: str, doc: Mapping[str, Any]) -> StreamWindow:
         hist=str(doc.get("hist", "")),
         hist_good=str(doc.get("hist_good", "")),
         served_by=_counts(doc.get("served_by")),
+        cells=parse_outcomes_by(doc.get("cells")),
+        dcs=parse_outcomes_by(doc.get("dcs")),
+        session=parse_session(doc.get("session")),
     )
 
 

@@ -99,6 +99,11 @@ def _json_field_truthy(body: bytes, field: str) -> bool:
     return isinstance(doc, dict) and bool(doc.get(field))
 
 
+def _needle(header: str | None) -> bytes | None:
+    """What the client's parser looks for in a raw head: ``b"\\r\\nname:"`` in lowercase."""
+    return None if header is None else b"\r\n" + header.lower().encode("ascii") + b":"
+
+
 class Classifier:
     """:class:`OutcomeRules` made ready for the client: header names as the lowercase byte
     needles its parser looks for, and the rejected statuses as a set.
@@ -109,15 +114,24 @@ class Classifier:
     """
 
     __slots__ = (
+        "cell_needle",
         "checks_contract",
         "degraded_needle",
         "json_field",
         "json_needle",
         "rejected",
+        "seq_ack_needle",
         "served_by_needle",
     )
 
-    def __init__(self, rules: OutcomeRules) -> None:
+    def __init__(
+        self,
+        rules: OutcomeRules,
+        *,
+        served_by: str | None = None,
+        cell: str | None = None,
+        seq_ack: str | None = None,
+    ) -> None:
         self.rejected = frozenset(rules.rejected_statuses)
         header = rules.degraded_header
         self.degraded_needle = None if header is None else b"\r\n" + header.lower().encode("ascii") + b":"
@@ -127,8 +141,10 @@ class Classifier:
         self.json_needle = (
             None if self.json_field is None else json.dumps(self.json_field, ensure_ascii=False).encode()
         )
-        served = rules.served_by_header
-        self.served_by_needle = None if served is None else b"\r\n" + served.lower().encode("ascii") + b":"
+        self.served_by_needle = _needle(served_by or rules.served_by_header)
+        # The home cell and the session ack (``Tracking``): looked for only when named.
+        self.cell_needle = _needle(cell)
+        self.seq_ack_needle = _needle(seq_ack)
 
     def classify(self, status: int, degraded: bytes | None, has_retry_after: bool, body: bytes) -> Verdict:
         """Judge a complete response; ``degraded`` is the raw value of the degraded header, if any."""

@@ -22,13 +22,16 @@ from chaosdrill.errors import BadInput
 __all__ = [
     "DEFAULT_PATH",
     "DEFAULT_WINDOW_S",
+    "SANDBOX_TRACKING",
     "Priority",
     "Profile",
     "Stream",
+    "Tracking",
     "UserSelection",
     "load_profile",
     "parse_profile",
     "parse_stream_spec",
+    "parse_tracking",
     "read_data_file",
 ]
 
@@ -41,6 +44,9 @@ MAX_TOKENS = 1_000_000
 MAX_IN_FLIGHT = 10_000
 MAX_TIMEOUT_S = 60.0  # the latency histograms stop at 60 s
 MAX_REQUESTS = 10**10
+# A session stream keeps per-user sequence numbers and a short history of acknowledged writes
+# in memory (see chaosdrill.load.session), so its users are bounded more tightly.
+MAX_SESSION_USERS = 10_000
 # The measurement window. A quarter of a second lets the guardrail judge (and stop) at that
 # resolution; readers merge windows exactly, so totals and percentiles over a span are unchanged.
 DEFAULT_WINDOW_S = 0.25
@@ -69,9 +75,43 @@ class Stream:
     prompt: str = "chaosdrill load"
     user_selection: UserSelection = UserSelection.ROUND_ROBIN
     seed: int = 0
+    session: bool = False  # writes per-user sequence numbers and reads them back (needs tracking)
 
     def user_id(self, i: int) -> str:
         return f"u{i}"
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """The response headers that say where a request went, and the session contract.
+
+    ``served_by`` names the serving DC and ``cell`` the user's home cell; with them each
+    window counts outcomes per serving DC and per home cell. ``seq`` (sent) and ``seq_ack``
+    (answered) carry a session stream's per-user sequence numbers, and ``read_path`` (with
+    ``{user}``) reads a user's latest stored one back. The names come from the system file's
+    ``headers`` and ``session`` sections.
+    """
+
+    served_by: str | None = None
+    cell: str | None = None
+    seq: str | None = None
+    seq_ack: str | None = None
+    read_path: str | None = None
+
+    @property
+    def sessions(self) -> bool:
+        """True when session streams can run: all three of seq, seq_ack and read_path are set."""
+        return self.seq is not None and self.seq_ack is not None and self.read_path is not None
+
+
+# The sandbox's own contract (and the defaults for an experiment on it whose system file has none).
+SANDBOX_TRACKING = Tracking(
+    served_by="X-Chaosdrill-DC",
+    cell="X-Chaosdrill-Cell",
+    seq="X-Chaosdrill-Seq",
+    seq_ack="X-Chaosdrill-Seq-Ack",
+    read_path="/v1/session/{user}",
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +125,7 @@ class Profile:
     timeout_s: float = 10.0
     window_s: float = DEFAULT_WINDOW_S
     max_in_flight: int = 256
+    tracking: Tracking | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict that :func:`parse_profile` reads back into an equal profile."""
@@ -93,6 +134,13 @@ class Profile:
             {**asdict(s), "priority": s.priority.value, "user_selection": s.user_selection.value}
             for s in self.streams
         ]
+        for s in data["streams"]:
+            if not s["session"]:
+                del s["session"]
+        if self.tracking is None:
+            del data["tracking"]
+        else:
+            data["tracking"] = {k: v for k, v in asdict(self.tracking).items() if v is not None}
         return data
 
     @property
@@ -171,6 +219,35 @@ class _Fields:
 
 _STREAM_FIELDS = set(Stream.__dataclass_fields__)
 _PROFILE_FIELDS = set(Profile.__dataclass_fields__)
+_TRACKING_FIELDS = set(Tracking.__dataclass_fields__)
+
+
+def _flag(f: _Fields, key: str) -> bool:
+    raw = f.data.get(key, False)
+    if not isinstance(raw, bool):
+        raise f.bad(key, f"must be true or false, got {raw!r}")
+    return raw
+
+
+def parse_tracking(data: Any, source: str = "<profile>", prefix: str = "tracking") -> Tracking:
+    """Validate a ``tracking`` mapping (header names and the session read path)."""
+    f = _Fields(source, prefix, data)
+    f.unknown(_TRACKING_FIELDS)
+    values: dict[str, str | None] = {}
+    for key in ("served_by", "cell", "seq", "seq_ack"):
+        if data.get(key) is None:
+            values[key] = None
+            continue
+        name = f.header_value(key, None)
+        if not all(c.isalnum() or c in "-_" for c in name):
+            raise f.bad(key, f"must be an HTTP header name (letters, digits, - and _), got {name!r}")
+        values[key] = name
+    read_path = None
+    if data.get("read_path") is not None:
+        read_path = f.header_value("read_path", None)
+        if not read_path.startswith("/") or " " in read_path or "{user}" not in read_path:
+            raise f.bad("read_path", f"must be a path starting with / that holds {{user}}, got {read_path!r}")
+    return Tracking(read_path=read_path, **values)
 
 
 def _check_url(f: _Fields) -> str:
@@ -205,6 +282,7 @@ def _parse_stream(source: str, index: int, data: Any) -> Stream:
         prompt=f.text("prompt", "chaosdrill load"),
         user_selection=f.choice("user_selection", UserSelection, UserSelection.ROUND_ROBIN),
         seed=f.integer("seed", 0, low=0, high=2**63 - 1),
+        session=_flag(f, "session"),
     )
 
 
@@ -220,6 +298,22 @@ def parse_profile(data: Any, source: str = "<profile>") -> Profile:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise f.bad("streams", f"stream names must be unique; repeated: {', '.join(dupes)}")
+    tracking = None if data.get("tracking") is None else parse_tracking(data["tracking"], source)
+    for i, stream in enumerate(streams):
+        if not stream.session:
+            continue
+        where = f"streams[{i}].session"
+        if tracking is None or not tracking.sessions:
+            raise BadInput(
+                source,
+                where,
+                "a session stream needs tracking.seq, tracking.seq_ack and tracking.read_path "
+                "(the system file's headers and session sections)",
+            )
+        if stream.users > MAX_SESSION_USERS:
+            raise BadInput(
+                source, f"streams[{i}].users", f"a session stream has at most {MAX_SESSION_USERS} users"
+            )
     max_requests = data.get("max_requests")
     return Profile(
         url=_check_url(f),
@@ -231,6 +325,7 @@ def parse_profile(data: Any, source: str = "<profile>") -> Profile:
         timeout_s=f.number("timeout_s", 10.0, low=0.0, high=MAX_TIMEOUT_S),
         window_s=f.number("window_s", DEFAULT_WINDOW_S, low=0.01, high=3600.0, low_inclusive=True),
         max_in_flight=f.integer("max_in_flight", 256, low=1, high=MAX_IN_FLIGHT),
+        tracking=tracking,
     )
 
 

@@ -18,13 +18,16 @@ from typing import IO, Any
 from hdrh.histogram import HdrHistogram
 
 from chaosdrill.load.outcome import ErrorReason, Outcome, Verdict
+from chaosdrill.load.session import LostWrite
 
 __all__ = [
     "HIST_HIGHEST_US",
     "HIST_LOWEST_US",
     "HIST_SIGNIFICANT",
+    "LOST_LISTED_MAX",
     "SERVED_BY_MAX_VALUES",
     "SERVED_BY_OVERFLOW",
+    "UNKNOWN_CELL",
     "Recorder",
     "StreamInfo",
     "new_histogram",
@@ -54,15 +57,23 @@ class _Counts:
     """One stream's tallies for the open window; reset, not reallocated, when it closes."""
 
     __slots__ = (
+        "cell_dcs",
+        "cells",
+        "dcs",
         "degraded",
         "degraded_malformed",
         "error",
         "errors",
         "hist",
         "hist_good",
+        "lost",
         "ok",
         "rejected",
         "rejected_without_retry_after",
+        "s_acked",
+        "s_read_failed",
+        "s_reads",
+        "s_writes",
         "sent",
         "served_by",
     )
@@ -72,13 +83,24 @@ class _Counts:
         self.hist_good = new_histogram()
         self.errors: dict[str, int] = {}
         self.served_by: dict[str, int] = {}
+        # With tracking: [ok, degraded, rejected, error] per home cell and per serving DC,
+        # and per home cell the answers of each serving DC.
+        self.cells: dict[str, list[int]] = {}
+        self.cell_dcs: dict[str, dict[str, int]] = {}
+        self.dcs: dict[str, list[int]] = {}
+        self.lost: list[LostWrite] = []
         self.clear()
 
     def clear(self) -> None:
         self.sent = self.ok = self.degraded = self.rejected = self.error = 0
         self.rejected_without_retry_after = self.degraded_malformed = 0
+        self.s_writes = self.s_acked = self.s_reads = self.s_read_failed = 0
         self.errors.clear()
         self.served_by.clear()
+        self.cells.clear()
+        self.cell_dcs.clear()
+        self.dcs.clear()
+        self.lost = []
         if self.hist.get_total_count():
             self.hist.reset()
         if self.hist_good.get_total_count():
@@ -92,6 +114,24 @@ def _count_served_by(counts: dict[str, int], raw: bytes) -> None:
     counts[key] = counts.get(key, 0) + 1
 
 
+def _session_doc(c: _Counts) -> dict[str, Any]:
+    lost = c.lost
+    return {
+        "writes": c.s_writes,
+        "acked": c.s_acked,
+        "reads": c.s_reads,
+        "read_failed": c.s_read_failed,
+        "lost": len(lost),
+        "lost_first_ack": min((w.acked_at for w in lost), default=None),
+        "lost_last_ack": max((w.acked_at for w in lost), default=None),
+        # [user, seq, acked_at, acked_by, cell, found, detected_at], oldest acknowledgement first.
+        "lost_writes": [
+            [f"u{w.user}", w.seq, w.acked_at, w.acked_by, w.cell, w.found, w.detected_at]
+            for w in sorted(lost, key=lambda w: w.acked_at)[:LOST_LISTED_MAX]
+        ],
+    }
+
+
 def _clamp_us(latency_s: float) -> int:
     us = int(latency_s * 1e6)
     if us < HIST_LOWEST_US:
@@ -100,6 +140,11 @@ def _clamp_us(latency_s: float) -> int:
 
 
 _TOTAL_KEYS = ("sent", "ok", "degraded", "rejected", "error")
+_OUTCOME_INDEX = {Outcome.OK: 0, Outcome.DEGRADED: 1, Outcome.REJECTED: 2, Outcome.ERROR: 3}
+_OUTCOME_KEYS = ("ok", "degraded", "rejected", "error")
+UNKNOWN_CELL = "<unknown>"  # no answer named the user's cell (nor any earlier one)
+NO_DC = "<none>"  # no answer, so no serving DC
+LOST_LISTED_MAX = 500  # lost writes listed one by one per window and stream (all are counted)
 # A served-by header is the server's text: keep a window's line small whatever it sends.
 SERVED_BY_MAX_VALUES = 32
 SERVED_BY_MAX_LEN = 64
@@ -113,6 +158,11 @@ class Recorder:
     asked, at each window close, for each stream's current target rate (surges change it).
     With ``track_served_by`` each stream's line also counts responses per served-by value
     (which DC answered), under ``served_by``; lines without it mean it was not tracked.
+    With ``track_cells`` it also counts outcomes per home cell (``cells``, each with the DCs
+    that served it) and per serving DC (``dcs``); a request with no answer counts against its
+    user's last known cell, or ``<unknown>``, and DC ``<none>``. A session stream's line (the
+    indexes in ``session_streams``) gets ``session``: writes, acknowledged writes, read-backs,
+    failed read-backs, and the acknowledged writes the read-backs found lost.
     """
 
     def __init__(
@@ -125,9 +175,14 @@ class Recorder:
         meta: Mapping[str, Any],
         target_rates: Callable[[], Sequence[float]],
         track_served_by: bool = False,
+        track_cells: bool = False,
+        session_streams: Sequence[int] = (),
     ) -> None:
         self.path = path
         self.track_served_by = track_served_by
+        self.track_cells = track_cells
+        self.session_streams = frozenset(session_streams)
+        self._names: dict[bytes, str] = {}
         self.streams = list(streams)
         self.window_s = window_s
         self._start = start
@@ -155,15 +210,23 @@ class Recorder:
         self._counts[stream].sent += n
 
     def record(
-        self, stream: int, verdict: Verdict, latency_s: float, now: float, served_by: bytes | None = None
+        self,
+        stream: int,
+        verdict: Verdict,
+        latency_s: float,
+        now: float,
+        served_by: bytes | None = None,
+        cell: bytes | None = None,
     ) -> None:
         """Count one completed request; ``now`` is its completion time, ``served_by`` the raw
-        value of the served-by header if the answer had one."""
+        value of the served-by header if the answer had one, ``cell`` the user's home cell."""
         if now >= self.t1:
             self.roll(now)
         c = self._counts[stream]
         if served_by is not None:
             _count_served_by(c.served_by, served_by)
+        if self.track_cells:
+            self._count_cell(c, verdict.outcome, served_by, cell)
         us = _clamp_us(latency_s)
         c.hist.record_value(us)
         outcome = verdict.outcome
@@ -184,6 +247,57 @@ class Recorder:
             key = (verdict.reason or ErrorReason.OTHER).value
             c.errors[key] = c.errors.get(key, 0) + 1
 
+    def _name(self, raw: bytes | None, missing: str) -> str:
+        if raw is None:
+            return missing
+        name = self._names.get(raw)
+        if name is None:
+            name = raw[:SERVED_BY_MAX_LEN].decode("latin-1")
+            if len(self._names) < 4 * SERVED_BY_MAX_VALUES:
+                self._names[raw] = name
+        return name
+
+    def _count_cell(self, c: _Counts, outcome: Outcome, served_by: bytes | None, cell: bytes | None) -> None:
+        i = _OUTCOME_INDEX[outcome]
+        home = self._name(cell, UNKNOWN_CELL)
+        dc = self._name(served_by, NO_DC)
+        cells = c.cells
+        row = cells.get(home)
+        if row is None:
+            if len(cells) >= SERVED_BY_MAX_VALUES:
+                home = SERVED_BY_OVERFLOW
+            row = cells.setdefault(home, [0, 0, 0, 0])
+        row[i] += 1
+        if served_by is not None:
+            by = c.cell_dcs.get(home)
+            if by is None:
+                by = c.cell_dcs[home] = {}
+            _count_served_by(by, served_by)
+        dcs = c.dcs
+        row = dcs.get(dc)
+        if row is None:
+            if len(dcs) >= SERVED_BY_MAX_VALUES:
+                dc = SERVED_BY_OVERFLOW
+            row = dcs.setdefault(dc, [0, 0, 0, 0])
+        row[i] += 1
+
+    def session_write(self, stream: int, acked: bool) -> None:
+        """Count a session write's answer (after :meth:`record` counted the request)."""
+        c = self._counts[stream]
+        c.s_writes += 1
+        if acked:
+            c.s_acked += 1
+
+    def session_read(self, stream: int, lost: list[LostWrite] | None) -> None:
+        """Count a session read-back: ``lost`` are the writes it found missing, None when it
+        could not be judged."""
+        c = self._counts[stream]
+        c.s_reads += 1
+        if lost is None:
+            c.s_read_failed += 1
+        elif lost:
+            c.lost.extend(lost)
+
     def roll(self, now: float) -> None:
         """Close every window that ended at or before ``now`` (empty ones included)."""
         while now >= self.t1 and not self.closed:
@@ -195,7 +309,9 @@ class Recorder:
     def _flush(self, t1: float) -> None:
         rates = self._target_rates()
         streams: dict[str, Any] = {}
-        for info, c, rate, total in zip(self.streams, self._counts, rates, self._totals, strict=True):
+        for index, (info, c, rate, total) in enumerate(
+            zip(self.streams, self._counts, rates, self._totals, strict=True)
+        ):
             for key in _TOTAL_KEYS:
                 total[key] += getattr(c, key)
             streams[info.name] = {
@@ -215,6 +331,19 @@ class Recorder:
             }
             if self.track_served_by:
                 streams[info.name]["served_by"] = dict(c.served_by)
+            if self.track_cells:
+                streams[info.name]["cells"] = {
+                    cell: {
+                        **dict(zip(_OUTCOME_KEYS, row, strict=True)),
+                        "served_by": dict(c.cell_dcs.get(cell, {})),
+                    }
+                    for cell, row in c.cells.items()
+                }
+                streams[info.name]["dcs"] = {
+                    dc: dict(zip(_OUTCOME_KEYS, row, strict=True)) for dc, row in c.dcs.items()
+                }
+            if index in self.session_streams:
+                streams[info.name]["session"] = _session_doc(c)
             c.clear()
         self._write({"t0": self.t0, "t1": t1, "streams": streams})
         self.windows_written += 1

@@ -12,6 +12,7 @@ the sandbox's fixed requests always were.
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +20,14 @@ from chaosdrill.errors import BadInput
 from chaosdrill.load.profile import Profile, Stream
 from chaosdrill.load.template import Endpoints, Part, RequestTemplate, Slot, split_placeholders
 
-__all__ = ["USER_AGENT", "StreamRequests", "compile_request", "requests_for", "sandbox_template"]
+__all__ = [
+    "USER_AGENT",
+    "StreamRequests",
+    "compile_request",
+    "read_requests_for",
+    "requests_for",
+    "sandbox_template",
+]
 
 USER_AGENT = "chaosdrill-load"
 _PER_REQUEST = {"user": "{0}", "seq": "{1}"}
@@ -183,18 +191,48 @@ def sandbox_template(stream: Stream, path: str) -> RequestTemplate:
     )
 
 
+def _template_of(stream: Stream, path: str, endpoints: Endpoints | None) -> tuple[RequestTemplate, str]:
+    if endpoints is None:
+        return sandbox_template(stream, path), ""
+    return endpoints.template_for(stream.name), path.rstrip("/")
+
+
 def requests_for(
     profile: Profile, host_header: str, path: str, endpoints: Endpoints | None
 ) -> list[StreamRequests]:
     """Each stream's compiled requests: its own template, the ``default`` one, or (without
-    endpoints) the sandbox's contract at ``path``."""
+    endpoints) the sandbox's contract at ``path``. A session stream's writes also carry the
+    user's sequence number in the tracking's seq header (``{seq}`` is then the user's own)."""
     out: list[StreamRequests] = []
+    seq_header = None if profile.tracking is None else profile.tracking.seq
     for i, stream in enumerate(profile.streams):
-        if endpoints is None:
-            template, prefix = sandbox_template(stream, path), ""
-        else:
-            template, prefix = endpoints.template_for(stream.name), path.rstrip("/")
+        template, prefix = _template_of(stream, path, endpoints)
+        if stream.session and seq_header is not None and template.header(seq_header) is None:
+            template = replace(template, headers=(*template.headers, (seq_header, "{seq}")))
         out.append(
             compile_request(template, stream, host_header=host_header, prefix=prefix, where=f"streams[{i}]")
+        )
+    return out
+
+
+def read_requests_for(
+    profile: Profile, host_header: str, path: str, endpoints: Endpoints | None
+) -> list[StreamRequests | None]:
+    """Each session stream's read-back request (None for other streams): ``GET`` of the
+    tracking's read path, with the stream's own headers (tenant, user, ...) that do not carry
+    ``{seq}``, so it is routed as the user's writes are."""
+    out: list[StreamRequests | None] = []
+    tracking = profile.tracking
+    for i, stream in enumerate(profile.streams):
+        if not stream.session or tracking is None or tracking.read_path is None:
+            out.append(None)
+            continue
+        template, prefix = _template_of(stream, path, endpoints)
+        skip = {"content-type", (tracking.seq or "").lower()}
+        headers = tuple((k, v) for k, v in template.headers if k.lower() not in skip and "{seq}" not in v)
+        read = RequestTemplate(path=tracking.read_path, method="GET", headers=headers)
+        # The sandbox's writes go to the edge at the profile's path; its read path is absolute.
+        out.append(
+            compile_request(read, stream, host_header=host_header, prefix=prefix, where=f"streams[{i}]")
         )
     return out

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaosdrill.errors import BadInput
+from chaosdrill.load.profile import SANDBOX_TRACKING, Tracking, parse_tracking
 from chaosdrill.load.template import Endpoints, parse_endpoints
 from chaosdrill.system import SYSTEM_ENV, system_of
 
-__all__ = ["SYSTEM_ENV", "SYSTEM_TARGET", "endpoints_for"]
+__all__ = ["SYSTEM_ENV", "SYSTEM_TARGET", "endpoints_for", "tracking_for"]
 
 SYSTEM_TARGET = "system"
 
@@ -33,3 +34,32 @@ def endpoints_for(configuration: Mapping[str, Any] | None) -> Endpoints | None:
             f"a system file path is required when chaosdrill_target is system (or set ${SYSTEM_ENV})",
         )
     return parse_endpoints(system.endpoints, system.path)
+
+
+def tracking_for(configuration: Mapping[str, Any] | None) -> Tracking | None:
+    """The header names (served-by, cell, seq, seq-ack) and session read path of the system the
+    experiment selected, from its file's ``headers`` and ``session`` sections; on the sandbox,
+    whatever its file leaves out is the sandbox's own contract. None when nothing names them."""
+    config = configuration or {}
+    system = system_of(config)
+    on_sandbox = config.get("chaosdrill_target", "sandbox") == "sandbox"
+    found: dict[str, Any] = {}
+    if system is not None:
+        found = {k: v for k, v in system.headers.items() if k in ("served_by", "cell", "seq", "seq_ack")}
+        if system.session and system.session.get("read_path"):
+            found["read_path"] = system.session["read_path"]
+        source = system.path
+    else:
+        source = "<experiment>"
+    if on_sandbox:
+        defaults = {
+            "served_by": SANDBOX_TRACKING.served_by,
+            "cell": SANDBOX_TRACKING.cell,
+            "seq": SANDBOX_TRACKING.seq,
+            "seq_ack": SANDBOX_TRACKING.seq_ack,
+            "read_path": SANDBOX_TRACKING.read_path,
+        }
+        found = {**defaults, **found}
+    if not found:
+        return None
+    return parse_tracking(found, source, "headers")

@@ -8,7 +8,8 @@ it stops by itself at ``duration_s``, and on SIGTERM/SIGINT it stops scheduling,
 in-flight requests a short grace and flushes its last (partial) window before exiting.
 
 It serves a tiny control API on 127.0.0.1 (ephemeral port): ``GET /status``,
-``POST /factor`` ``{"stream": glob, "factor": x}`` and ``POST /stop``, and advertises it
+``POST /factor`` ``{"stream": glob, "factor": x}``, ``POST /verify`` (read every session
+user back before its next write) and ``POST /stop``, and advertises it
 in ``<out>/load.json`` and in ``chaosdrill.paths.home()/load/current.json``.
 
 Without ``--endpoints`` it speaks the sandbox's contract at the profile's URL; with an
@@ -38,10 +39,20 @@ from chaosdrill.load.profile import Profile, load_profile
 from chaosdrill.load.recorder import Recorder, StreamInfo
 from chaosdrill.load.template import Endpoints, load_endpoints
 
-__all__ = ["HANDLE_FILE", "MEASUREMENTS_FILE", "current_file", "main", "run", "write_json_atomic"]
+__all__ = [
+    "HANDLE_FILE",
+    "MEASUREMENTS_FILE",
+    "SESSIONS_FILE",
+    "current_file",
+    "main",
+    "run",
+    "write_json_atomic",
+]
 
 HANDLE_FILE = "load.json"
 MEASUREMENTS_FILE = "measurements.jsonl"
+SESSIONS_FILE = "sessions.json"
+FINAL_READS_S = 5.0  # the end-of-run read-back of session users waits at most this long
 PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 1.0
 
@@ -96,8 +107,9 @@ class _Worker:
             start=time.time(),
             meta=meta,
             target_rates=engine.target_rates,
-            track_served_by=self.endpoints is not None
-            and self.endpoints.outcomes.served_by_header is not None,
+            track_served_by=engine.classifier.served_by_needle is not None,
+            track_cells=engine.track_cells,
+            session_streams=[i for i, s in enumerate(engine.streams) if s.book is not None],
         )
 
     # -- control API ------------------------------------------------------------------------
@@ -116,6 +128,7 @@ class _Worker:
             "in_flight": len(e.busy),
             "queued": len(e.pending),
             "connections": e.connections,
+            "session": e.session_status(),
             "measurements": str(self.measurements),
             "streams": {
                 s.stream.name: {
@@ -152,9 +165,24 @@ class _Worker:
         rates = {s.stream.name: s.rate for s in self.engine.streams}
         return web.json_response({"matched": matched, "factor": float(factor), "target_rates": rates})
 
+    async def _post_verify(self, _request: web.Request) -> web.Response:
+        marked = self.engine.verify_sessions()
+        return web.json_response({"marked": marked, **self.engine.session_status()})
+
     async def _post_stop(self, _request: web.Request) -> web.Response:
         self.stop_requested.set()
         return web.json_response({"stopping": True, "pid": os.getpid()})
+
+    async def _final_reads(self) -> None:
+        """Read every session user back once more (the end-of-run check), then write each
+        user's last acknowledged write to ``sessions.json``."""
+        books = {s.stream.name: s.book for s in self.engine.streams if s.book is not None}
+        if not books:
+            return
+        sent = await self.engine.final_reads(min(FINAL_READS_S, self.profile.timeout_s))
+        log.info("session read-back at the end: %d users", sent)
+        doc = {"streams": {name: book.snapshot() for name, book in books.items()}}
+        write_json_atomic(self.out_dir / SESSIONS_FILE, doc)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _advertise(self) -> None:
@@ -185,6 +213,7 @@ class _Worker:
             [
                 web.get("/status", self._get_status),
                 web.post("/factor", self._post_factor),
+                web.post("/verify", self._post_verify),
                 web.post("/stop", self._post_stop),
             ]
         )
@@ -204,9 +233,12 @@ class _Worker:
             await asyncio.wait({drained, stop}, return_when=asyncio.FIRST_COMPLETED)
             self.state = "stopping"
             if not drained.done():
-                await self.engine.stop(min(STOP_GRACE_S, self.profile.timeout_s))
+                self.engine.stop_scheduling()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(drained, timeout=min(STOP_GRACE_S, self.profile.timeout_s))
             for fut in (drained, stop):
                 fut.cancel()
+            await self._final_reads()
             self.engine.shutdown()
         finally:
             self.engine.recorder.close(time.time())

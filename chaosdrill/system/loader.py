@@ -126,4 +126,6 @@ def parse_system(data: Any, source: str) -> System:
             dc_label=kube.get("dc_label", "chaosdrill.io/datacenter"),
         ),
         mechanisms=_mechanisms(data.get("mechanisms") or {}, source),
+        headers=dict(data.get("headers") or {}),
+        session=None if data.get("session") is None else dict(data["session"]),
     )

@@ -16,6 +16,7 @@ MECHANISMS = (
     "ready_replicas",
     "cache_bypassed",
     "dc_healthy",
+    "degraded_answers",
 )
 # Only these three tokens are placeholders: PromQL itself is full of braces.
 PLACEHOLDER = re.compile(r"\{(dc|pool|tenant)\}")
@@ -86,6 +87,11 @@ class System:
     kubernetes: KubernetesSettings | None = None
     mechanisms: Mapping[str, Mechanism] = field(default_factory=dict)
     notifications: str | None = None  # where the webhook receiver records notifications
+    # Response and request header names: ``served_by`` (serving DC), ``cell`` (the user's home
+    # cell), ``seq`` (a session write's sequence number), ``seq_ack`` (its acknowledgement).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # The session contract: ``read_path`` (with ``{user}``) answers a user's latest stored seq.
+    session: Mapping[str, str] | None = None
 
     def mechanism(self, name: str) -> Mechanism | None:
         return self.mechanisms.get(name)

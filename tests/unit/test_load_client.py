@@ -11,7 +11,7 @@ from chaosdrill.load.outcome import ErrorReason, Outcome, Verdict, classify_resp
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
-REQ: Request = (0, 0.0, b"POST / HTTP/1.1\r\n\r\n")
+REQ: Request = (0, 0.0, b"POST / HTTP/1.1\r\n\r\n", 0, 0)
 
 
 class FakeTransport:

@@ -100,6 +100,8 @@ def test_a_mechanism_query_is_filled_with_escaped_labels_and_keeps_promql_braces
         (("mechanisms", "breaker_open", "labels"), ["dc"], "mechanisms.breaker_open.query", "{pool}"),
         (("mechanisms", "breakers_open"), {"query": "up"}, "mechanisms", "unknown field"),
         (("kubernetes",), {"namespaces": ["a"]}, "kubernetes.context", "missing"),
+        (("headers",), {"served_by": "X-DC", "dc": "X-DC"}, "headers", "unknown field|additional"),
+        (("session",), {"read_path": "/session"}, "session.read_path", "matching"),
     ],
 )
 def test_every_error_names_the_file_and_the_field(
@@ -129,3 +131,32 @@ def test_an_experiment_reaches_prometheus_through_its_system_file(tmp_path: Path
 def test_a_missing_system_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=r"chaosdrill_system: system file .*nope\.yaml"):
         system_of({"chaosdrill_system": str(tmp_path / "nope.yaml")})
+
+
+def test_the_placement_headers_and_the_session_contract_reach_the_load(tmp_path: Path) -> None:
+    from chaosdrill.load.system import tracking_for
+
+    doc = _with(("headers",), {"served_by": "X-DC", "cell": "X-Cell", "seq": "X-Seq", "seq_ack": "X-Ack"})
+    doc["session"] = {"read_path": "/v1/session/{user}"}
+    path = tmp_path / "system.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    system = load_system(path)
+    assert system.headers["cell"] == "X-Cell" and system.session == {"read_path": "/v1/session/{user}"}
+    config = {"chaosdrill_target": "system", "chaosdrill_system": str(path)}
+    tracking = tracking_for(config)
+    assert tracking is not None and tracking.sessions
+    assert (tracking.served_by, tracking.cell, tracking.seq, tracking.seq_ack) == (
+        "X-DC",
+        "X-Cell",
+        "X-Seq",
+        "X-Ack",
+    )
+    # Without the sections a system names nothing; the sandbox falls back to its own contract.
+    path.write_text(yaml.safe_dump(GOOD))
+    assert tracking_for(config) is None
+    sandbox = tracking_for({"chaosdrill_target": "sandbox", "chaosdrill_system": str(path)})
+    assert (
+        sandbox is not None
+        and sandbox.cell == "X-Chaosdrill-Cell"
+        and sandbox.read_path == "/v1/session/{user}"
+    )

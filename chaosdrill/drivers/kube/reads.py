@@ -4,23 +4,28 @@ Each read connects through the same checked client the faults use, so a probe ob
 same context and namespace rules as an action.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
-from chaosdrill.drivers.kube.client import ZONE_LABEL, call, connect, list_pods, zone_node_names
+from chaosdrill.drivers.kube.client import DC_LABEL, ZONE_LABEL, call, connect, list_pods, zone_node_names
 
 __all__ = [
+    "DC_LABEL",
     "DeploymentState",
     "HpaState",
     "PdbState",
     "PodPlacement",
+    "PodReadiness",
     "as_json",
     "cordoned_nodes",
     "deployments",
     "hpas",
     "pdbs",
     "pod_placements",
+    "pod_readiness",
     "zone_nodes",
 ]
 
@@ -89,6 +94,46 @@ def pod_placements(namespace: str, selector: str, configuration: Mapping[str, An
     return [
         PodPlacement(name=p.name, node=p.node, zone=zone_of.get(p.node or ""), ready=p.ready) for p in pods
     ]
+
+
+@dataclass(frozen=True)
+class PodReadiness:
+    """A live pod's data center and since when it has been ready (epoch seconds; None: not ready)."""
+
+    name: str
+    dc: str | None
+    ready_since: float | None
+
+
+def _ready_since(status: Mapping[str, Any]) -> float | None:
+    for c in status.get("conditions") or []:
+        if c.get("type") == "Ready" and c.get("status") == "True":
+            raw = c.get("lastTransitionTime")
+            if not isinstance(raw, str):
+                return 0.0  # ready, since an unknown time: before anything this run measures
+            return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    return None
+
+
+def pod_readiness(namespace: str, selector: str, configuration: Mapping[str, Any]) -> list[PodReadiness]:
+    """Each live pod matching ``selector``: its data center label and its Ready transition time."""
+    target = connect(configuration)
+    target.check_namespace(namespace)
+    response = call(
+        f"list pods {selector!r} in {namespace}",
+        lambda: target.core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False),
+    )
+    out = []
+    for item in json.loads(response.data).get("items") or []:
+        meta, status = item.get("metadata") or {}, item.get("status") or {}
+        if meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
+            continue
+        out.append(
+            PodReadiness(
+                str(meta.get("name")), (meta.get("labels") or {}).get(DC_LABEL), _ready_since(status)
+            )
+        )
+    return out
 
 
 def cordoned_nodes(configuration: Mapping[str, Any]) -> list[str]:
