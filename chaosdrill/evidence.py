@@ -4,6 +4,12 @@ sandbox components' own accounts (breaker transitions, scaling events).
 Probes anchor time on the ledger: "the breaker opened within 5 s of the fault" means
 within 5 s of the moment the fault's record says it was injected, and "recovered"
 means after the moment it was reverted.
+
+The baseline is the load before the run's first fault: the measurement windows that ended
+at or before the first fault's ledger timestamp (any kind: an earlier fault, such as
+defences switched off, already changes what users see), optionally only the last
+``baseline_s`` seconds of them (windows that began no earlier than that). A window that
+straddles the injection is left out, so the baseline holds none of the fault.
 """
 
 from collections.abc import Collection
@@ -14,10 +20,12 @@ from chaosdrill import runctx
 from chaosdrill.errors import ActivityFailed
 from chaosdrill.ledger import FaultRecord, default_ledger
 from chaosdrill.ledger_legacy import kind_names
-from chaosdrill.load.measurements import Summary, aggregate, read_meta, read_windows
+from chaosdrill.load.measurements import Summary, aggregate, inside, read_meta, read_windows
 
 __all__ = [
     "Anchor",
+    "baseline_bounds",
+    "baseline_summary",
     "before_method",
     "fault_anchor",
     "faults",
@@ -108,3 +116,29 @@ def summary(
     return aggregate(
         read_windows(measurements_file()), since=since, until=until, streams=streams, tenants=tenants
     )
+
+
+def baseline_bounds(baseline_s: float | None = None) -> tuple[float | None, float]:
+    """``(since, until)`` of the baseline: until the run's first fault was injected (its ledger
+    timestamp), since ``baseline_s`` before that (None: since the load started)."""
+    found = faults()
+    if not found:
+        raise ActivityFailed("no fault was injected in this run, so there is no baseline before one")
+    until = found[0].fault.at
+    return (None if baseline_s is None else until - baseline_s), until
+
+
+def baseline_summary(
+    tenants: Collection[str] | None = None,
+    streams: Collection[str] | None = None,
+    baseline_s: float | None = None,
+) -> Summary:
+    """Totals over the baseline: the windows wholly before the run's first fault (see the module)."""
+    since, until = baseline_bounds(baseline_s)
+    chosen = inside(read_windows(measurements_file()), since, until)
+    if not chosen:
+        raise ActivityFailed(
+            "the load wrote no complete measurement window before the first fault, so there is no "
+            "baseline: give the load control a longer warmup_s"
+        )
+    return aggregate(chosen, streams=streams, tenants=tenants)

@@ -78,7 +78,7 @@ def register(sub: Any) -> None:
     run.add_argument("--users", type=int, help="distinct user ids of the --rate stream")
     run.add_argument("--max-tokens", type=int, help="max_tokens of the --rate stream")
     run.add_argument("--timeout", type=float, help="per-request timeout, seconds from the scheduled time")
-    run.add_argument("--window", type=float, help="measurement window, seconds (default 1)")
+    run.add_argument("--window", type=float, help="measurement window, seconds (default 0.25)")
     run.add_argument("--max-in-flight", type=int, help="connections (and so requests) in flight at most")
     run.add_argument("--max-requests", type=int, help="stop after this many requests")
     run.add_argument(

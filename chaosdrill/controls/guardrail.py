@@ -1,11 +1,20 @@
 """Control: abort the run and revert its faults as soon as the live error budget burns too fast.
 
 A drill must never become the outage. While the experiment runs, a background thread
-tails the load's ``measurements.jsonl`` (new lines only, every ~0.25 s) and computes the
+tails the load's ``measurements.jsonl`` (new lines only, every ~0.02 s) and computes the
 error ratio over a short and a long window, counted exactly as ``probes.slo`` counts
 it: errors / (ok + degraded + errors), with 429s left out (a rate limit is the service
-keeping its promise). Both windows are anchored on the newest window's end in the
+keeping its promise). Both windows are anchored on a measurement window's end in the
 data, not on the wall clock, so a slow poll cannot hide or invent a breach.
+
+Judgment granularity: the guardrail judges once per measurement window as it lands (the
+load writes 0.25 s windows by default, ``window_s`` in its profile), so a breach is seen
+within a quarter of a second of the data showing it, not at the next whole second. A
+judgment needs ``min_requests`` completed requests in its short window, or it is no
+evidence either way: a sub-second window of a slow load never trips the guardrail on a
+couple of errors. The windows already written when the guardrail is armed (the load's
+warm-up) are history, judged once as a whole; every later window is judged on its own
+arrival, in order, so a late poll still reports the first window that breached.
 
 When both windows burn faster than ``burn_limit`` (``chaosdrill.slo.multiwindow_breach``),
 the thread reverts every active fault of this run at once (``controls.ledger.sweep``,
@@ -13,8 +22,8 @@ recorded as ``how="guardrail"``), then stops the experiment with SIGUSR1, which
 chaoslib turns into an interrupted run whose controls and sweep still run. What it did
 lands in the journal under ``chaosdrill.guardrail``.
 
-``breached_at`` is the end of the newest measurement window of the first evaluation that
-breached: the moment the data showed the breach. ``breach_to_removed_s`` therefore
+``breached_at`` is the end of the measurement window whose judgment first breached: the
+moment the data showed the breach. ``breach_to_removed_s`` therefore
 includes the window flush, the poll delay and the revert, and is an honest bound on how
 long a breach ran on before its faults were gone.
 
@@ -22,7 +31,7 @@ Arguments (``provider.arguments``): ``slo`` (default 0.995), ``short_window_s`` 
 ``long_window_s`` (30), ``burn_limit`` (14.4: the Google SRE workbook's fast-burn page
 threshold, at which 2% of a 30-day budget goes in one hour — far above anything a
 healthy drill shows, far below a real outage), ``min_requests`` (20: fewer completed
-requests in the short window is no evidence), ``poll_s`` (0.25).
+requests in the short window of a judgment is no evidence), ``poll_s`` (0.02).
 
 Declare it after the load control (it reads the path the load control publishes).
 """
@@ -46,6 +55,8 @@ from chaosdrill.load.measurements import Window, WindowTail
 __all__ = [
     "DEFAULT_BURN_LIMIT",
     "Breach",
+    "Judge",
+    "Judgment",
     "Settings",
     "Tail",
     "WindowCounts",
@@ -67,7 +78,7 @@ class Settings:
     long_window_s: float = 30.0
     burn_limit: float = DEFAULT_BURN_LIMIT
     min_requests: int = 20
-    poll_s: float = 0.25
+    poll_s: float = 0.02
 
     def check(self) -> None:
         src = "<experiment> controls[chaosdrill-guardrail].provider.arguments"
@@ -79,6 +90,8 @@ class Settings:
             raise BadInput(src, "burn_limit", f"must be > 0, got {self.burn_limit}")
         if self.poll_s <= 0:
             raise BadInput(src, "poll_s", f"must be > 0, got {self.poll_s}")
+        if self.min_requests < 1:
+            raise BadInput(src, "min_requests", f"must be >= 1, got {self.min_requests}")
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,57 @@ def evaluate(windows: list[WindowCounts], settings: Settings) -> tuple[slo_math.
     return slo_math.multiwindow_breach(short, long_, settings.slo, settings.burn_limit), n_short
 
 
+@dataclass(frozen=True)
+class Judgment:
+    """One judgment: the verdict over the windows that end at ``at`` (a window's ``t1``)."""
+
+    at: float
+    verdict: slo_math.BurnVerdict
+    short_requests: int
+
+
+class Judge:
+    """Judges the burn rate once per measurement window as windows land; pure (no I/O, no clock).
+
+    The first batch fed is the history written before the guardrail was armed: it is judged
+    once, at its newest window. After that each window is judged on its own, in order, and
+    :meth:`feed` returns the first judgment that breached (or None). Windows older than the
+    long window behind the newest are dropped, so memory stays flat over a long drill.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.windows: list[WindowCounts] = []
+        self._primed = False
+
+    def _add(self, window: WindowCounts) -> None:
+        self.windows.append(window)
+        horizon = window.t1 - self.settings.long_window_s
+        if self.windows[0].t1 <= horizon:
+            self.windows = [w for w in self.windows if w.t1 > horizon]
+
+    def _judge(self) -> Judgment:
+        verdict, n_short = evaluate(self.windows, self.settings)
+        return Judgment(self.windows[-1].t1, verdict, n_short)
+
+    def feed(self, fresh: list[WindowCounts]) -> Judgment | None:
+        """Take the windows read since the last call; the first breaching judgment, if any."""
+        if not fresh:
+            return None
+        if not self._primed:
+            self._primed = True
+            for w in fresh:
+                self._add(w)
+            judgment = self._judge()
+            return judgment if judgment.verdict.breached else None
+        for w in fresh:
+            self._add(w)
+            judgment = self._judge()
+            if judgment.verdict.breached:
+                return judgment
+        return None
+
+
 class _Watcher(threading.Thread):
     def __init__(self, path: Path, settings: Settings) -> None:
         super().__init__(name="chaosdrill-guardrail", daemon=True)
@@ -154,18 +218,12 @@ class _Watcher(threading.Thread):
         self.error: str | None = None
 
     def run(self) -> None:
-        windows: list[WindowCounts] = []
+        judge = Judge(self.settings)
         try:
             while not self.stopping.wait(self.settings.poll_s):
-                fresh = self.tail.new_windows()
-                if not fresh:
-                    continue
-                windows.extend(fresh)
-                horizon = windows[-1].t1 - self.settings.long_window_s
-                windows = [w for w in windows if w.t1 > horizon]
-                verdict, n_short = evaluate(windows, self.settings)
-                if verdict.breached:
-                    self._trip(windows, verdict, n_short)
+                judgment = judge.feed(self.tail.new_windows())
+                if judgment is not None:
+                    self._trip(judge.windows, judgment)
                     return
         except Exception as e:  # a dead guardrail must be visible in the journal, not silent
             self.error = f"{type(e).__name__}: {e}"
@@ -173,8 +231,9 @@ class _Watcher(threading.Thread):
         finally:
             self.tail.close()
 
-    def _trip(self, windows: list[WindowCounts], verdict: slo_math.BurnVerdict, n_short: int) -> None:
-        breached_at = windows[-1].t1
+    def _trip(self, windows: list[WindowCounts], judgment: Judgment) -> None:
+        verdict, n_short = judgment.verdict, judgment.short_requests
+        breached_at = judgment.at
         log.error(
             "guardrail: error-budget burn %.1fx (short) / %.1fx (long) >= %.1fx; reverting this run's faults",
             verdict.short_burn or 0.0,
@@ -183,7 +242,7 @@ class _Watcher(threading.Thread):
         )
         swept = ledger_control.sweep("guardrail")
         removed_at = time.time()
-        began = next((w.t0 for w in windows if w.errors), None)
+        began = next((w.t0 for w in windows if w.errors and w.t1 <= breached_at), None)
         self.breach = Breach(
             breached_at=breached_at,
             faults_removed_at=removed_at,
@@ -214,7 +273,7 @@ def before_experiment_control(
     long_window_s: float = 30.0,
     burn_limit: float = DEFAULT_BURN_LIMIT,
     min_requests: int = 20,
-    poll_s: float = 0.25,
+    poll_s: float = 0.02,
     **_kwargs: Any,
 ) -> None:
     """Start watching the load's measurements (the load control must already have started)."""

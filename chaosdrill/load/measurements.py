@@ -5,8 +5,12 @@ last line is normal and skipped, never an error. Everything here is a pure funct
 file's content, so a report rebuilt from an old run sees exactly what the probes saw.
 
 Window selection: a window belongs to ``[since, until)`` when its midpoint does. Windows
-are short (1 s by default), so this neither drops the window a fault started in nor
-counts one that mostly precedes it.
+are short (0.25 s by default), so this neither drops the window a fault started in nor
+counts one that mostly precedes it. ``inside`` is the strict selection (a window wholly
+within the bounds), for a baseline that must hold none of the fault.
+
+A summary merges its windows' latency histograms only when a percentile is asked for:
+counting probes never decode a histogram, and finer windows cost them nothing.
 """
 
 import fnmatch
@@ -29,6 +33,7 @@ __all__ = [
     "Window",
     "WindowTail",
     "aggregate",
+    "inside",
     "parse_window",
     "read_meta",
     "read_windows",
@@ -216,6 +221,12 @@ def select(
     return out
 
 
+def inside(windows: Iterable[Window], since: float | None = None, until: float | None = None) -> list[Window]:
+    """The windows lying wholly in ``[since, until]`` (``t0 >= since`` and ``t1 <= until``);
+    ``None`` leaves that side open."""
+    return [w for w in windows if (since is None or w.t0 >= since) and (until is None or w.t1 <= until)]
+
+
 def _histogram() -> "HdrHistogram":
     # Lazy for start-up time: the guardrail reads windows on every run and needs no histogram;
     # the HDR stack is imported only when a summary is built.
@@ -240,8 +251,11 @@ class Summary:
     rejected_without_retry_after: int = 0
     degraded_malformed: int = 0
     served_by: dict[str, int] = field(default_factory=dict)
-    hist: "HdrHistogram" = field(default_factory=_histogram, repr=False)
-    hist_good: "HdrHistogram" = field(default_factory=_histogram, repr=False)
+    # Encoded histograms not merged yet: merged (decoded) on the first percentile asked for.
+    _pending: list[str] = field(default_factory=list, repr=False)
+    _pending_good: list[str] = field(default_factory=list, repr=False)
+    _hist: "HdrHistogram | None" = field(default=None, repr=False)
+    _hist_good: "HdrHistogram | None" = field(default=None, repr=False)
 
     @property
     def completed(self) -> int:
@@ -263,6 +277,33 @@ class Summary:
     @property
     def duration_s(self) -> float:
         return 0.0 if self.t0 is None or self.t1 is None else self.t1 - self.t0
+
+    @staticmethod
+    def _merged(current: "HdrHistogram | None", pending: list[str]) -> "HdrHistogram":
+        from hdrh.histogram import HdrHistogram  # lazy: see _histogram
+
+        if current is None and len(pending) == 1:
+            merged = HdrHistogram.decode(pending[0])  # one window (a timeline point): no merge needed
+        else:
+            merged = _histogram() if current is None else current
+            for encoded in pending:
+                merged.decode_and_add(encoded)
+        pending.clear()
+        return merged
+
+    @property
+    def hist(self) -> "HdrHistogram":
+        """Latencies of every completed request, merged over the selected windows."""
+        if self._hist is None or self._pending:
+            self._hist = self._merged(self._hist, self._pending)
+        return self._hist
+
+    @property
+    def hist_good(self) -> "HdrHistogram":
+        """Latencies of the ok and degraded answers, merged over the selected windows."""
+        if self._hist_good is None or self._pending_good:
+            self._hist_good = self._merged(self._hist_good, self._pending_good)
+        return self._hist_good
 
     def percentile(self, q: float, *, good_only: bool = False) -> float | None:
         """Latency at percentile ``q`` (0-100) in seconds, of every completed request
@@ -290,12 +331,10 @@ class Summary:
             self.degraded_malformed += s.degraded_malformed
             for value, n in s.served_by.items():
                 self.served_by[value] = self.served_by.get(value, 0) + n
-            from hdrh.histogram import HdrHistogram  # lazy: see _histogram
-
             if s.hist and s.ok + s.degraded + s.rejected + s.error:
-                self.hist.add(HdrHistogram.decode(s.hist))
+                self._pending.append(s.hist)
             if s.hist_good and s.ok + s.degraded:
-                self.hist_good.add(HdrHistogram.decode(s.hist_good))
+                self._pending_good.append(s.hist_good)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able totals and the usual percentiles, for probe results and reports

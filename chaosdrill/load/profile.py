@@ -21,6 +21,7 @@ from chaosdrill.errors import BadInput
 
 __all__ = [
     "DEFAULT_PATH",
+    "DEFAULT_WINDOW_S",
     "SANDBOX_TRACKING",
     "Priority",
     "Profile",
@@ -46,6 +47,9 @@ MAX_REQUESTS = 10**10
 # A session stream keeps per-user sequence numbers and a short history of acknowledged writes
 # in memory (see chaosdrill.load.session), so its users are bounded more tightly.
 MAX_SESSION_USERS = 10_000
+# The measurement window. A quarter of a second lets the guardrail judge (and stop) at that
+# resolution; readers merge windows exactly, so totals and percentiles over a span are unchanged.
+DEFAULT_WINDOW_S = 0.25
 
 
 class Priority(StrEnum):
@@ -119,7 +123,7 @@ class Profile:
     streams: tuple[Stream, ...]
     max_requests: int | None = None
     timeout_s: float = 10.0
-    window_s: float = 1.0
+    window_s: float = DEFAULT_WINDOW_S
     max_in_flight: int = 256
     tracking: Tracking | None = None
 
@@ -319,7 +323,7 @@ def parse_profile(data: Any, source: str = "<profile>") -> Profile:
         if max_requests is None
         else f.integer("max_requests", None, low=1, high=MAX_REQUESTS),
         timeout_s=f.number("timeout_s", 10.0, low=0.0, high=MAX_TIMEOUT_S),
-        window_s=f.number("window_s", 1.0, low=0.01, high=3600.0, low_inclusive=True),
+        window_s=f.number("window_s", DEFAULT_WINDOW_S, low=0.01, high=3600.0, low_inclusive=True),
         max_in_flight=f.integer("max_in_flight", 256, low=1, high=MAX_IN_FLIGHT),
         tracking=tracking,
     )

@@ -24,7 +24,7 @@ def _profile(**over: Any) -> dict[str, Any]:
 def test_defaults_and_types() -> None:
     p = parse_profile(_profile())
     assert p.duration_s == 10.0
-    assert p.window_s == 1.0
+    assert p.window_s == 0.25
     assert p.max_requests is None
     (s,) = p.streams
     assert s.priority is Priority.INTERACTIVE
