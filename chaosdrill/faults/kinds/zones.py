@@ -37,11 +37,22 @@ from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 from chaosdrill.faults.toxics import ToxicFault
 
-__all__ = ["KINDS", "RETRY_S", "EvictZone", "HoldPool", "PartitionPolicy", "PartitionToxic"]
+__all__ = [
+    "KINDS",
+    "POLL_S",
+    "RETRY_S",
+    "SHOWN",
+    "EvictZone",
+    "HoldPool",
+    "PartitionPolicy",
+    "PartitionToxic",
+]
 
 PARTITION_LABEL = "chaosdrill.io/partitioned-zone"
 OUTAGE_TAINT = "chaosdrill.io/zone-outage"
 RETRY_S = 1.0  # between rounds of evictions a PodDisruptionBudget refused (429)
+POLL_S = 0.25  # between rounds otherwise
+SHOWN = 50  # pods preflight lists one by one; the rest are counted
 OUTAGE = {"actions.zones.zone_outage": "inject", "actions.zones.zone_outage_rollback": "remove"}
 PARTITION = {"actions.zones.zone_partition": "inject", "actions.zones.zone_partition_rollback": "remove"}
 
@@ -264,7 +275,9 @@ class EvictZone(FaultKind):
         evict = sorted(f"{p.namespace}/{p.name}" for p in on_zone if p.namespace in namespaces)
         stay = sorted(f"{p.namespace}/{p.name}" for p in on_zone if p.namespace not in namespaces)
         touches = [f"node {n}: cordon, taint {OUTAGE_TAINT}=NoSchedule" for n in nodes]
-        touches += [f"pod {p}: evict (Eviction API, PodDisruptionBudgets respected)" for p in evict]
+        touches += [f"pod {p}: evict (Eviction API, PodDisruptionBudgets respected)" for p in evict[:SHOWN]]
+        if len(evict) > SHOWN:
+            touches.append(f"... and {len(evict) - SHOWN} more pods of {list(namespaces)}: evict")
         if stay:
             touches.append(f"{len(stay)} pods of other namespaces stay on the zone (not evicted)")
         return Plan(
@@ -348,7 +361,7 @@ class EvictZone(FaultKind):
                     refused.pop(name, None)
                     if answer.outcome == "evicted":
                         evicted.add(name)
-            pause = RETRY_S if refused else 0.1
+            pause = RETRY_S if refused else POLL_S  # evicted pods are terminating: not listed next round
             time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:

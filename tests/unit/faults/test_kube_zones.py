@@ -522,3 +522,16 @@ def test_a_partition_not_yet_healed_is_refused_touching_nothing(kc: Cluster) -> 
     with pytest.raises(ActivityFailed, match="exists already"):
         kc.inject("zone_partition", PARTITION)
     assert writes(kc.fake, since) == []
+
+
+def test_outage_plan_counts_the_pods_past_the_ones_it_lists(
+    kc: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zones, "SHOWN", 1)
+    planned = kc.plan("zone_outage", OUTAGE)
+    pods = [t for t in planned.touches if t.startswith(("pod ", "... and"))]
+    assert pods == [
+        f"pod {NAMESPACE}/llm-api-dc1-5d8f7c-p0: evict (Eviction API, PodDisruptionBudgets respected)",
+        f"... and 1 more pods of ['{NAMESPACE}']: evict",
+    ]
+    assert len(planned.details["evict"]) == 2  # the details keep them all
