@@ -434,11 +434,12 @@ def _metrics_available() -> bool:
 class _Supervisor:
     """Starts again a component that died while the cluster comes up, keeping its log first.
 
-    kwokctl's binary runtime starts every component at once and never restarts one. On a
-    cold, loaded machine metrics-server can start before kube-apiserver serves; its one-time
-    lookup of the ``extension-apiserver-authentication`` ConfigMap then fails and it exits,
-    and the metrics.k8s.io API never becomes Available (``kwokctl create --wait`` only logs
-    its own timeout, so the start went on and failed 180 s later). ``kwokctl start cluster``
+    kwokctl's binary runtime forks every component at once and never restarts one. On a
+    cold, loaded machine metrics-server can start before kube-apiserver listens; its one-time
+    lookup of the ``extension-apiserver-authentication`` ConfigMap then fails and it exits
+    (exit 2, "connection refused"), and the metrics.k8s.io API never becomes Available
+    (``kwokctl create --wait`` only logs its own timeout and exits 0, so the start went on
+    and failed 180 s later). ``kwokctl start cluster``
     starts exactly the components whose process is gone; the log of the dead one is copied
     to :func:`evidence_dir` first, since the restart truncates it.
     """
