@@ -531,6 +531,7 @@ def up(
     topo = topology or Topology()
     bins = _require_binaries()
     current = status()
+    _extra_args()  # a malformed hook is bad input, before anything starts
     supervise = _Supervisor(bins, say)
     output = ""
     try:
