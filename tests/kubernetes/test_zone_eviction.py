@@ -5,6 +5,7 @@ it fail clearly within its bound and be undone."""
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +20,9 @@ from chaosdrill.ledger import default_ledger
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(300)]
 
-OTHER = "chaosdrill-bystander"  # never in the experiment's allowlist
-GUARDED = "chaosdrill-guarded"  # allowed, with a budget that allows no disruption
+SUFFIX = uuid.uuid4().hex[:6]  # a namespace deleted by an earlier test may still be terminating
+OTHER = f"chaosdrill-bystander-{SUFFIX}"  # never in the experiment's allowlist
+GUARDED = f"chaosdrill-guarded-{SUFFIX}"  # allowed, with a budget that allows no disruption
 
 
 def _pod(namespace: str, name: str, node: str) -> dict[str, Any]:
@@ -61,17 +63,19 @@ def _live_on(kc: Cluster, namespace: str, nodes: list[str]) -> list[str]:
     ]
 
 
-@pytest.fixture
-def namespaces(service: Cluster) -> Iterator[Cluster]:
-    _apply(service, _namespace(OTHER), _namespace(GUARDED))
+@pytest.fixture(scope="module")
+def namespaces(reference_service: Cluster) -> Iterator[None]:
+    _apply(reference_service, _namespace(OTHER), _namespace(GUARDED))
     try:
-        yield service
+        yield
     finally:
-        service.kubectl("delete", "namespace", OTHER, GUARDED, "--wait=false")
+        reference_service.kubectl("delete", "namespace", OTHER, GUARDED, "--wait=false")
 
 
-def test_zone_outage_evicts_only_the_allowed_namespace_through_the_eviction_api(namespaces: Cluster) -> None:
-    kc = namespaces
+def test_zone_outage_evicts_only_the_allowed_namespace_through_the_eviction_api(
+    service: Cluster, namespaces: None
+) -> None:
+    kc = service
     conf = kc.configuration()  # chaosdrill_allow_namespaces: [llm]
     zone = zone_with_pods(kc, "dc1")
     nodes = kube.zone_nodes(zone, conf)
@@ -108,8 +112,10 @@ def test_zone_outage_evicts_only_the_allowed_namespace_through_the_eviction_api(
     wait_ready(kc, "app=llm-api", SERVICE_PODS)
 
 
-def test_zone_outage_a_budget_blocks_fails_within_its_bound_and_is_undone(namespaces: Cluster) -> None:
-    kc = namespaces
+def test_zone_outage_a_budget_blocks_fails_within_its_bound_and_is_undone(
+    service: Cluster, namespaces: None
+) -> None:
+    kc = service
     conf = kc.configuration(chaosdrill_allow_namespaces=[NAMESPACE, GUARDED])
     zone = "dc3-az-b"
     nodes = kube.zone_nodes(zone, conf)
