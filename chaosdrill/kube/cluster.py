@@ -284,7 +284,9 @@ def _write_config(bins: build.Binaries) -> Path:
         },
     ]
     for component, flags in _extra_args().items():
-        args = [{"key": k, "value": v, "override": True} for k, v in flags.items()]
+        # Appended, not "override" (kwokctl only overrides a flag it already passes, and
+        # drops any other with a warning); a flag given twice takes its last value.
+        args = [{"key": k, "value": v} for k, v in flags.items()]
         found = [p for p in patches if p["name"] == component]
         if found:
             found[0]["extraArgs"] = [*found[0]["extraArgs"], *args]

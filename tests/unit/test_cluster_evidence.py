@@ -68,9 +68,9 @@ def test_extra_args_reach_the_kwokctl_configuration(tmp_path: Path, monkeypatch:
     bins = cluster.build.binaries()
     config = yaml.safe_load(cluster._write_config(bins).read_text())
     patches = {p["name"]: p["extraArgs"] for p in config["componentsPatches"]}
-    assert {"key": "no-such-flag", "value": "1", "override": True} in patches["metrics-server"]
+    assert {"key": "no-such-flag", "value": "1"} in patches["metrics-server"]
     assert {"key": "metric-resolution", "value": "10s", "override": True} in patches["metrics-server"]
-    assert patches["kwok-controller"] == [{"key": "v", "value": "4", "override": True}]
+    assert patches["kwok-controller"] == [{"key": "v", "value": "4"}]
 
 
 @pytest.mark.parametrize("raw", ["{not json", '["metrics-server"]', '{"metrics-server": {"flag": 1}}'])
