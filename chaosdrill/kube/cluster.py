@@ -462,6 +462,9 @@ class _Supervisor:
             self.kept.append(kept)
             self.restarts[name] = self.restarts.get(name, 0) + 1
             self.say(f"{name} (pid {pid}) died; {kept.describe()}; starting it again")
+            # kwokctl skips a component whose recorded pid answers signal 0, and a dead child
+            # nobody reaped (a zombie: where pid 1 does not reap) still does: forget the pid.
+            (_pids_dir() / f"{name}.pid").unlink(missing_ok=True)
         proc = _kwokctl(self.bins, ["start", "cluster"], timeout_s=180)
         if proc.returncode != 0:
             raise ToolError(
