@@ -160,7 +160,9 @@ def test_a_failed_start_keeps_every_components_log_and_names_them(
     assert "no-such-flag" in (restarts[0] / "metrics-server.log").read_text()
     assert "starting it again" in result.stdout
     died = re.findall(r"metrics-server \(pid (\d+)\) died", result.stdout)
-    assert len(set(died)) == cluster.MAX_RESTARTS, result.stdout  # a new process each time it was started again
+    assert len(set(died)) == cluster.MAX_RESTARTS, (
+        result.stdout
+    )  # a new process each time it was started again
     # Nothing left running, the cluster itself gone, the evidence still there.
     assert not (home / "cluster" / "kwok" / "clusters" / cluster.CLUSTER_NAME).exists()
     status = _cli(home, "cluster", "status")
