@@ -3,7 +3,8 @@
 The same action works on both targets (``configuration.chaosdrill_target``). The
 selector is a Kubernetes equality selector; sandbox replicas carry the labels ``dc``,
 ``az``, ``pool`` and ``component``. ``configuration.chaosdrill_max_percentage`` caps
-the share of matching replicas one call may touch.
+the share of matching replicas one call may touch, and ``chaosdrill_allow_dcs`` the DCs the
+selection may reach.
 """
 
 from chaoslib.types import Configuration, Secrets
@@ -19,15 +20,21 @@ def kill_pods(
     percentage: float | None = None,
     namespace: str = "default",
     grace_period_s: int = 0,
+    allow_all: bool = False,
     *,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
 ) -> dict:
-    """Kill ``count`` (or ``percentage``%) of the pods/replicas matching ``selector``.
+    """Kill ``count`` (or ``percentage``%) of the pods/replicas matching ``selector``;
+    with neither, kill one.
 
     Sandbox: SIGKILL to the replica processes; the supervisor restarts them as a
     ReplicaSet would. Kubernetes: delete the pods in ``namespace`` with the grace period.
-    Raises ActivityFailed when nothing matches or the blast-radius cap would be exceeded.
+    A selector that selects everything (empty; on the sandbox, also one matching every
+    replica) is refused as bad input unless ``allow_all`` is true: the experiment must say
+    it means it. Raises ActivityFailed when nothing matches, the selection reaches a DC
+    outside ``chaosdrill_allow_dcs``, or the ``chaosdrill_max_percentage`` cap would be
+    exceeded.
     """
     args = {
         "selector": selector,
@@ -35,5 +42,6 @@ def kill_pods(
         "percentage": percentage,
         "namespace": namespace,
         "grace_period_s": grace_period_s,
+        "allow_all": allow_all,
     }
     return faults.inject("pod_kill", configuration, args)

@@ -5,7 +5,7 @@ Two figures:
 1. **Zone outage at scale, as an experiment.** 1,000 kwok nodes (5 DCs x 4 zones x 50
    nodes) and 10,000 pods (a 2,000-replica Deployment per DC). The real ``chaos run`` CLI
    runs ``experiments/kubernetes-scale/zone-outage-at-scale.yaml`` against the cluster:
-   one zone (50 nodes, ~500 pods) cordoned and tainted NoExecute, its pods evicted, the DC
+   one zone (50 nodes, ~500 pods) cordoned and tainted NoSchedule, its pods evicted, the DC
    back at full ready strength in its surviving zones, the zone restored by the rollback.
    Reported: the journal's status and the seconds from the action's start to the zone
    tainted, to the last pod evicted and to the DC confirmed at full strength. No peer tool

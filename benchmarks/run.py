@@ -387,7 +387,7 @@ def rows_k8s(r: dict[str, Any]) -> list[Row]:
             how=how
             + "The real `chaos run` CLI runs the experiment against the cluster: steady state (the DC's Deployment "
             "at full ready strength, pods in all of its zones but one), method (`actions.zones.zone_outage` "
-            "cordons and NoExecute-taints one zone's nodes and waits for the evictions; probes: no pod left on a "
+            "cordons and NoSchedule-taints one zone's nodes and evicts their pods through the Eviction API; probes: no pod left on a "
             "cordoned node, the DC back at full ready strength, pods in its surviving zones, each within T), "
             "steady state again, rollback (zone restored). Times are from the journal: tainted and evicted from "
             "the action's output, full strength from the action's start to the end of the probe that saw every "

@@ -8,7 +8,10 @@ proxies a link fault selects, the replicas a kill would SIGKILL, the gateway def
 switch would flip, the load streams a surge would multiply, the nodes, pods and
 Deployments a Kubernetes fault would change (read from the live cluster); and the plan is
 held to the same blast-radius check (``chaosdrill_allow_dcs``, ``chaosdrill_max_percentage``,
-``chaosdrill_allow_namespaces``) the engine applies before injecting.
+``chaosdrill_allow_namespaces``) the engine applies before injecting. With
+``chaosdrill_max_concurrent_faults`` set, the faults active at once are counted in run order
+(the ledger's active faults now, plus the method's injections not yet removed), and an
+injection past the cap is a problem, as the engine would refuse it.
 
 Activities are bound to their real function signatures (defaults included), so an argument
 the function does not take is caught here too. Actions are loaded by name at run time:
@@ -30,6 +33,7 @@ from chaosdrill.errors import ActivityFailed, BadInput, NotRunning, PermanentErr
 from chaosdrill.faults import blast, registry
 from chaosdrill.faults.drivers import Drivers
 from chaosdrill.faults.kind import Env
+from chaosdrill.ledger import default_ledger
 from chaosdrill.sandbox.lifecycle import require_state
 from chaosdrill.schemas.reader import read_document
 from chaosdrill.validate import LOAD_CONTROL, Kind, validate_file
@@ -60,6 +64,7 @@ class Preflight:
     title: str
     target: str
     max_percentage: float
+    max_concurrent_faults: int | None
     allow_dcs: list[str] | None
     allow_namespaces: list[str] | None
     activities: list[Touch]
@@ -116,6 +121,35 @@ def _plan(activity: str, args: Mapping[str, Any], env: Env, touch: Touch) -> Tou
     if verb == "inject":
         touch.problems.extend(blast.problems(planned, env.configuration))
     return replace(touch, note=f"{verb} {kind.name} on {env.target.value}")
+
+
+def _check_concurrency(touches: Sequence[Touch], env: Env, active_now: int) -> None:
+    """Count, action by action in run order, the faults active at once (those the ledger
+    holds now, plus the method's injections not yet removed), and add a problem to each
+    injection that would exceed ``chaosdrill_max_concurrent_faults``; the engine refuses
+    the same injection at run time."""
+    if blast.max_concurrent_faults(env.configuration) is None:
+        return
+    open_faults: list[tuple[str, str]] = []  # (kind, key) of faults the method leaves active
+    for touch in touches:
+        found = registry.by_activity(touch.activity, env.target)
+        if found is None or touch.problems:  # refused or failing anyway: it adds no fault
+            continue
+        kind, verb = found
+        try:
+            key = kind.key(env, touch.arguments)
+        except (KeyError, ValueError, TypeError, BadInput):
+            continue
+        if verb == "remove":
+            open_faults = [f for f in open_faults if f != (kind.name, key)]
+            continue
+        problem = blast.concurrency_problem(
+            env.configuration, active_now + len(open_faults), f"{kind.name} {key}"
+        )
+        if problem is not None:
+            touch.problems.append(problem)
+        elif not kind.instant:
+            open_faults.append((kind.name, key))
 
 
 # --------------------------------------------------------------------------- the run
@@ -185,6 +219,9 @@ def run_preflight(path: Path) -> Preflight:
         for i, activity in enumerate(experiment.get(section) or []):
             resolved = by_name.get(activity["ref"], activity) if "ref" in activity else activity
             touches.append(_touch(f"{section}[{i}]", resolved, env))
+    cap = blast.max_concurrent_faults(configuration)
+    if cap is not None:
+        _check_concurrency(touches, env, len(default_ledger().active()))
     dcs = configuration.get("chaosdrill_allow_dcs")
     namespaces = configuration.get("chaosdrill_allow_namespaces")
     return Preflight(
@@ -192,6 +229,7 @@ def run_preflight(path: Path) -> Preflight:
         title=str(experiment.get("title", "")),
         target=target.value,
         max_percentage=blast.max_percentage(configuration),
+        max_concurrent_faults=cap,
         allow_dcs=list(dcs) if isinstance(dcs, list) else None,
         allow_namespaces=list(namespaces) if isinstance(namespaces, list) else None,
         activities=touches,

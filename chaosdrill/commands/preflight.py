@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
 def render(plan: Preflight) -> str:
     """The plan as text, one block per activity."""
     limits = [f"max {plan.max_percentage:g}% per action"]
+    if plan.max_concurrent_faults is not None:
+        limits.append(f"at most {plan.max_concurrent_faults} faults active at once")
     limits.append(f"DCs {plan.allow_dcs}" if plan.allow_dcs is not None else "any DC")
     if plan.allow_namespaces is not None:
         limits.append(f"namespaces {plan.allow_namespaces}")

@@ -2,19 +2,38 @@
 
 A plan says which DCs, namespaces and what share of the matching replicas or pods a fault
 would touch; the experiment's configuration says what it may touch
-(``chaosdrill_allow_dcs``, ``chaosdrill_allow_namespaces``, ``chaosdrill_max_percentage``).
+(``chaosdrill_allow_dcs``, ``chaosdrill_allow_namespaces``, ``chaosdrill_max_percentage``)
+and how many faults may be active at once (``chaosdrill_max_concurrent_faults``).
 The engine raises the first problem; preflight lists them all.
+
+A kind whose DC is known from its arguments alone checks it with :func:`check_dcs` before
+its plan reads the target, so a fault on a DC outside the allowlist makes no call at all.
+A selector that selects everything is refused unless the action says ``allow_all: true``
+(:func:`check_selects_all`).
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chaosdrill.drivers.kube.guards import allowed_namespaces, namespace_problem
 from chaosdrill.errors import ActivityFailed, BadInput
 from chaosdrill.faults.kind import Plan, Share
 
-__all__ = ["allowed_dcs", "amount", "check", "check_amount", "max_percentage", "problems"]
+__all__ = [
+    "allowed_dcs",
+    "amount",
+    "check",
+    "check_amount",
+    "check_concurrency",
+    "check_dcs",
+    "check_selects_all",
+    "concurrency_problem",
+    "dc_problem",
+    "max_concurrent_faults",
+    "max_percentage",
+    "problems",
+]
 
 
 def max_percentage(configuration: Mapping[str, Any] | None, default: float = 100.0) -> float:
@@ -41,6 +60,82 @@ def allowed_dcs(configuration: Mapping[str, Any] | None) -> list[str] | None:
     if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
         raise BadInput("<experiment>", "configuration.chaosdrill_allow_dcs", "must be a list of DC names")
     return list(allowed)
+
+
+def max_concurrent_faults(configuration: Mapping[str, Any] | None) -> int | None:
+    """``configuration.chaosdrill_max_concurrent_faults``: how many faults may be active at once
+    (None when unset: no cap)."""
+    raw = (configuration or {}).get("chaosdrill_max_concurrent_faults")
+    if raw is None:
+        return None
+    if isinstance(raw, str) and raw.strip().isdigit():  # an env var resolved without env_var_type
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise BadInput(
+            "<experiment>",
+            "configuration.chaosdrill_max_concurrent_faults",
+            f"must be an integer >= 1, got {raw!r}",
+        )
+    return raw
+
+
+def concurrency_problem(configuration: Mapping[str, Any] | None, active: int, what: str) -> str | None:
+    """Why one more fault (``what``) may not join ``active`` faults already active, or None."""
+    cap = max_concurrent_faults(configuration)
+    if cap is None or active + 1 <= cap:
+        return None
+    return (
+        f"blast radius: {what} would be fault {active + 1} active at once, "
+        f"over the experiment's chaosdrill_max_concurrent_faults {cap}"
+    )
+
+
+def check_concurrency(configuration: Mapping[str, Any] | None, active: Sequence[str], what: str) -> None:
+    """Refuse one more fault when ``active`` (descriptions of the faults active now) already
+    fills ``chaosdrill_max_concurrent_faults``."""
+    problem = concurrency_problem(configuration, len(active), what)
+    if problem is not None:
+        shown = "; ".join(active[:5]) + (f"; and {len(active) - 5} more" if len(active) > 5 else "")
+        raise ActivityFailed(f"{problem} (active: {shown})")
+
+
+def dc_problem(configuration: Mapping[str, Any] | None, selector: str, dcs: Sequence[str]) -> str | None:
+    """Why DCs ``dcs`` (selected by ``selector``) are outside ``chaosdrill_allow_dcs``, or None."""
+    allowed = allowed_dcs(configuration)
+    if allowed is None:
+        return None
+    outside = [dc for dc in dcs if dc not in allowed]
+    if not outside:
+        return None
+    return (
+        f"blast radius: dc={selector or ','.join(dcs)!r} reaches {outside}, "
+        f"outside the experiment's allowlist {allowed}"
+    )
+
+
+def check_dcs(configuration: Mapping[str, Any] | None, selector: str, dcs: Sequence[str]) -> None:
+    """Refuse DCs outside ``chaosdrill_allow_dcs`` at once: what a kind calls before its plan
+    reads the target, when its arguments name the DC."""
+    problem = dc_problem(configuration, selector, dcs)
+    if problem is not None:
+        raise ActivityFailed(problem)
+
+
+def check_selects_all(selector: str, selects_all: bool, allow_all: Any, what: str) -> None:
+    """Refuse a selector that selects everything (``selects_all``: empty, or matching every
+    replica there is) unless the action says ``allow_all: true``.
+
+    BadInput naming ``selector``: the experiment must either narrow it or say that it means it.
+    """
+    if not isinstance(allow_all, bool):
+        raise BadInput("<argument>", "allow_all", f"must be true or false, got {allow_all!r}")
+    if selects_all and not allow_all:
+        shown = repr(selector) if selector.strip() else "an empty selector"
+        raise BadInput(
+            "<argument>",
+            "selector",
+            f"{shown} selects {what}; narrow it, or set allow_all: true to mean it",
+        )
 
 
 def check_amount(count: int | None, percentage: float | None) -> None:
@@ -77,14 +172,9 @@ def problems(plan: Plan, configuration: Mapping[str, Any] | None) -> list[str]:
     """Every way ``plan`` reaches past the experiment's blast-radius settings."""
     conf = configuration or {}
     found: list[str] = []
-    allowed = allowed_dcs(conf)
-    if allowed is not None:
-        outside = [dc for dc in plan.dcs if dc not in allowed]
-        if outside:
-            found.append(
-                f"blast radius: dc={plan.dc_selector or ','.join(plan.dcs)!r} reaches {outside}, "
-                f"outside the experiment's allowlist {allowed}"
-            )
+    outside = dc_problem(conf, plan.dc_selector, plan.dcs)
+    if outside is not None:
+        found.append(outside)
     for namespace in plan.namespaces:
         problem = namespace_problem(namespace, allowed_namespaces(conf))
         if problem is not None:

@@ -59,7 +59,10 @@ def inject(
     """Inject fault ``name`` on the experiment's target; returns the kind's result and ``fault_id``.
 
     Refused before anything is recorded if the arguments are bad, the target has no such
-    kind, or the plan reaches past the blast radius.
+    kind, the plan reaches past the blast radius, or it would make more faults active at
+    once (every active entry of the ledger, any run, any target) than
+    ``chaosdrill_max_concurrent_faults`` allows. (The count and the record are two steps:
+    two injections racing in parallel branches may both pass; a drill's method is sequential.)
     """
     env = env_for(configuration, drivers)
     kind = registry.lookup(name, env.target)
@@ -70,6 +73,10 @@ def inject(
         )
     planned = kind.plan(env, args)
     blast.check(planned, env.configuration)
+    led = ledger or default_ledger()
+    if blast.max_concurrent_faults(env.configuration) is not None:
+        active = [f"{f.kind} {f.key} ({f.id})" for f in led.active()]
+        blast.check_concurrency(env.configuration, active, f"{name} {planned.key}")
     fault = Fault(
         kind=kind.name,
         target=env.target.value,
@@ -80,7 +87,6 @@ def inject(
         run_id=runctx.run_id(),
     )
     mark = Mark(kind=kind.mark_kind, fault_id=fault.id, run_id=fault.run_id, expires_at=fault.expires_at)
-    led = ledger or default_ledger()
     result = record_and_apply(fault, lambda: kind.apply(env, planned, mark), led, drivers)
     if kind.instant:  # nothing to undo (the ReplicaSet or supervisor is the undo): close it at once
         led.mark_reverted(fault.id, how="instant")

@@ -29,7 +29,7 @@ import yaml
 
 from chaosdrill import paths
 from chaosdrill.errors import BadInput, ToolError
-from chaosdrill.kube import build
+from chaosdrill.kube import build, evidence
 from chaosdrill.procs import alive
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "cluster_dir",
     "down",
     "dry_run",
+    "evidence_dir",
     "kubeconfig_path",
     "kubectl",
     "status",
@@ -57,6 +58,10 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 DC_LABEL = "chaosdrill.io/datacenter"
 NODE_MARK = "chaosdrill.io/kwok-node"
+# A test and debugging hook: JSON {"component": {"flag": "value"}}, extra flags for a component
+# (a bogus metrics-server flag makes a start fail on purpose, to prove its logs are kept).
+EXTRA_ARGS_ENV = "CHAOSDRILL_CLUSTER_EXTRA_ARGS"
+MAX_RESTARTS = 3  # per component and start: a component that keeps dying fails the start
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,32 @@ def _pids_dir() -> Path:
     return _workdir() / "clusters" / CLUSTER_NAME / "pids"
 
 
+def _logs_dir() -> Path:
+    return _workdir() / "clusters" / CLUSTER_NAME / "logs"
+
+
+def evidence_dir() -> Path:
+    """Where a failed start's logs, and a dead component's, are kept (``down`` leaves it)."""
+    return cluster_dir() / "evidence"
+
+
+def _extra_args() -> dict[str, dict[str, str]]:
+    """``$CHAOSDRILL_CLUSTER_EXTRA_ARGS``, checked."""
+    raw = os.environ.get(EXTRA_ARGS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError as e:
+        raise BadInput(f"${EXTRA_ARGS_ENV}", "value", f"not JSON: {e}") from e
+    if not isinstance(parsed, dict) or not all(
+        isinstance(flags, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in flags.items())
+        for flags in parsed.values()
+    ):
+        raise BadInput(f"${EXTRA_ARGS_ENV}", "value", 'must be {"component": {"flag": "value"}}')
+    return {str(name): dict(flags) for name, flags in parsed.items()}
+
+
 def _write_metrics_manifest(root: Path) -> Path:
     """A kustomize folder with the two objects kwokctl keeps from metrics-server's manifest.
 
@@ -231,7 +262,7 @@ def _write_config(bins: build.Binaries) -> Path:
     }
     # A drill wants to see the HPA move within a minute, not at the production cadence:
     # sync every 5s (default 15s) and scrape usage every 10s (kwokctl's default 15s).
-    patches = [
+    patches: list[dict[str, Any]] = [
         {
             "name": "kube-controller-manager",
             "extraArgs": [
@@ -252,6 +283,15 @@ def _write_config(bins: build.Binaries) -> Path:
             ],
         },
     ]
+    for component, flags in _extra_args().items():
+        # Appended, not "override" (kwokctl only overrides a flag it already passes, and
+        # drops any other with a warning); a flag given twice takes its last value.
+        args = [{"key": k, "value": v} for k, v in flags.items()]
+        found = [p for p in patches if p["name"] == component]
+        if found:
+            found[0]["extraArgs"] = [*found[0]["extraArgs"], *args]
+        else:
+            patches.append({"name": component, "extraArgs": args})
     config = {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
@@ -356,9 +396,17 @@ def status() -> ClusterStatus:
     )
 
 
-def _wait(what: str, check: Callable[[], bool], timeout_s: float, interval_s: float = 1.0) -> None:
+def _wait(
+    what: str,
+    check: Callable[[], bool],
+    timeout_s: float,
+    interval_s: float = 1.0,
+    tick: Callable[[], None] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
+        if tick is not None:
+            tick()  # raises to give up at once (a component that keeps dying)
         try:
             if check():
                 return
@@ -385,7 +433,74 @@ def _metrics_available() -> bool:
     return any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
 
 
-def _lay_out(topo: Topology, say: Progress, timeout_s: float) -> None:
+class _Supervisor:
+    """Starts again a component that died while the cluster comes up, keeping its log first.
+
+    kwokctl's binary runtime forks every component at once and never restarts one. On a
+    cold, loaded machine metrics-server can start before kube-apiserver listens; its one-time
+    lookup of the ``extension-apiserver-authentication`` ConfigMap then fails and it exits
+    (exit 2, "connection refused"), and the metrics.k8s.io API never becomes Available
+    (``kwokctl create --wait`` only logs its own timeout and exits 0, so the start went on
+    and failed 180 s later). ``kwokctl start cluster``
+    starts exactly the components whose process is gone; the log of the dead one is copied
+    to :func:`evidence_dir` first, since the restart truncates it.
+    """
+
+    def __init__(self, bins: build.Binaries, say: Progress) -> None:
+        self.bins, self.say = bins, say
+        self.restarts: dict[str, int] = {}
+        self.kept: list[evidence.Kept] = []
+
+    def __call__(self) -> None:
+        dead = {name: pid for name, pid in _component_pids().items() if not alive(pid)}
+        if not dead:
+            return
+        for name, pid in sorted(dead.items()):
+            if self.restarts.get(name, 0) >= MAX_RESTARTS:
+                raise ToolError(f"the local cluster: {name} died {MAX_RESTARTS + 1} times while starting")
+            kept = evidence.keep(_logs_dir(), evidence_dir(), f"{name}-died", only=(name,))
+            self.kept.append(kept)
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            self.say(f"{name} (pid {pid}) died; {kept.describe()}; starting it again")
+            # kwokctl skips a component whose recorded pid answers signal 0, and a dead child
+            # nobody reaped (a zombie: where pid 1 does not reap) still does: forget the pid.
+            (_pids_dir() / f"{name}.pid").unlink(missing_ok=True)
+        proc = _kwokctl(self.bins, ["start", "cluster"], timeout_s=180)
+        if proc.returncode != 0:
+            raise ToolError(
+                f"kwokctl start cluster (restarting {', '.join(sorted(dead))}) failed:\n{proc.stderr[-2000:]}"
+            )
+
+
+def _diagnosis() -> str:
+    """What a failed start looked like: each component's process, and what the API says of
+    the metrics API and its own readiness (where it still answers)."""
+    lines = [
+        f"{name}: pid {pid} {'running' if alive(pid) else 'DEAD'}"
+        for name, pid in sorted(_component_pids().items())
+    ]
+    for what, args in (
+        ("readyz", ["get", "--raw", "/readyz?verbose"]),
+        ("metrics APIService", ["get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "yaml"]),
+        ("nodes", ["get", "nodes", "-o", "wide"]),
+    ):
+        try:
+            lines.append(f"--- {what}\n{kubectl(args, timeout_s=15)}")
+        except ToolError as e:
+            lines.append(f"--- {what}: {e}")
+    return "\n".join(lines) + "\n"
+
+
+def _keep_failed_start(reason: str, kwokctl_output: str, say: Progress) -> evidence.Kept:
+    notes = {"reason.txt": reason + "\n", "diagnosis.txt": _diagnosis()}
+    if kwokctl_output:
+        notes["kwokctl-create.log"] = kwokctl_output
+    kept = evidence.keep(_logs_dir(), evidence_dir(), "failed-start", notes)
+    say(f"start failed: {kept.describe()}")
+    return kept
+
+
+def _lay_out(topo: Topology, say: Progress, timeout_s: float, supervise: Callable[[], None]) -> None:
     nodes = topo.node_manifests()
     existing = set(kubectl(["get", "nodes", "-o", "name"]).split())
     missing = [n for n in nodes if f"node/{n['metadata']['name']}" not in existing]
@@ -397,9 +512,9 @@ def _lay_out(topo: Topology, say: Progress, timeout_s: float) -> None:
             stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": missing}),
             timeout_s=60 + 0.5 * len(missing),
         )
-    _wait(f"{len(nodes)} Ready nodes", lambda: _nodes_ready(len(nodes)), timeout_s)
+    _wait(f"{len(nodes)} Ready nodes", lambda: _nodes_ready(len(nodes)), timeout_s, tick=supervise)
     say(f"{len(nodes)} nodes ready: {topo.dcs} DCs x {topo.zones_per_dc} zones x {topo.nodes_per_zone} nodes")
-    _wait("the metrics.k8s.io API", _metrics_available, timeout_s)
+    _wait("the metrics.k8s.io API", _metrics_available, timeout_s, tick=supervise)
     say("metrics-server available")
     _state_file().write_text(
         json.dumps({"topology": asdict(topo), "kubeconfig": str(kubeconfig_path()), "context": CONTEXT}),
@@ -410,34 +525,48 @@ def _lay_out(topo: Topology, say: Progress, timeout_s: float) -> None:
 def up(
     topology: Topology | None = None, progress: Progress | None = None, timeout_s: float = 180
 ) -> ClusterStatus:
-    """Start the cluster (idempotent) and lay out its nodes; returns its status."""
+    """Start the cluster (idempotent) and lay out its nodes; returns its status.
+
+    A component that dies while the cluster comes up is started again (at most
+    :data:`MAX_RESTARTS` times each), its log kept first. A start that fails anyway keeps
+    every component's log, kwokctl's output and a diagnosis under :func:`evidence_dir`,
+    stops every process, and names the folder and its files in the error.
+    """
     say = progress or (lambda _m: None)
     topo = topology or Topology()
     bins = _require_binaries()
     current = status()
-    if current.running:
-        say(f"cluster {CLUSTER_NAME} already running; kubeconfig {kubeconfig_path()}")
-    else:
-        if current.components:  # a half-dead cluster from a crash: clear it first
-            down(say)
-        config = _write_config(bins)
-        say(
-            f"starting kube-apiserver, controller-manager, scheduler, etcd, kwok, metrics-server ({bins.kube_version})"
-        )
-        start = time.monotonic()
-        proc = _kwokctl(
-            bins, [*_create_args(config), "--wait", f"{int(timeout_s)}s"], timeout_s=timeout_s + 60
-        )
-        if proc.returncode != 0:
-            tail = proc.stderr.strip()[-4000:]
-            down(say)
-            raise ToolError(f"kwokctl create cluster failed:\n{tail}")
-        say(f"control plane up in {time.monotonic() - start:.1f}s")
+    _extra_args()  # a malformed hook is bad input, before anything starts
+    supervise = _Supervisor(bins, say)
+    output = ""
     try:
-        _lay_out(topo, say, timeout_s)
-    except BaseException:
-        if not current.running:  # we started it: leave nothing half-up behind
-            down(say)
+        if current.running:
+            say(f"cluster {CLUSTER_NAME} already running; kubeconfig {kubeconfig_path()}")
+        else:
+            if current.components:  # a half-dead cluster from a crash: clear it first
+                down(say)
+            config = _write_config(bins)
+            say(
+                f"starting kube-apiserver, controller-manager, scheduler, etcd, kwok, metrics-server ({bins.kube_version})"
+            )
+            start = time.monotonic()
+            # No --wait: kwokctl's readiness is "every component process runs", and a
+            # component that died would hold it for the whole timeout, then only be logged;
+            # the supervisor below starts it again, and _lay_out waits for what matters.
+            proc = _kwokctl(bins, _create_args(config), timeout_s=timeout_s + 60)
+            output = f"$ kwokctl create cluster (exit {proc.returncode})\n{proc.stdout}{proc.stderr}"
+            if proc.returncode != 0:
+                raise ToolError(f"kwokctl create cluster failed:\n{proc.stderr.strip()[-4000:]}")
+            say(f"control plane up in {time.monotonic() - start:.1f}s")
+        supervise()
+        _lay_out(topo, say, timeout_s, supervise)
+    except BaseException as e:
+        if current.running:  # not ours to tear down or to judge
+            raise
+        kept = _keep_failed_start(str(e) or type(e).__name__, output, say)
+        down(say)  # no process left behind; the kept folder is outside what down deletes
+        if isinstance(e, Exception):
+            raise ToolError(f"{e}\n{kept.describe()}") from e
         raise
     return status()
 

@@ -18,7 +18,15 @@ A pod deleted with a grace period (from DeleteOptions, else its
 ``terminationGracePeriodSeconds``, else 30) only gets ``metadata.deletionTimestamp``; no kubelet
 ever finishes it, so a test removes it with ``remove`` or an ``on_write`` hook.
 
-Not modelled: watches, subresources (status, scale, eviction, logs), finalizers, garbage
+Evictions (``POST .../pods/<name>/eviction``, policy/v1) are modelled as the API server's
+eviction subresource does them: every PodDisruptionBudget of the pod's namespace whose
+selector matches the pod is consulted; with none allowing a disruption the answer is 429
+(``TooManyRequests``, with the budget in the causes), with more than one 500, else the
+budget's ``disruptionsAllowed`` drops by one and the pod is deleted as a DELETE would
+(with the eviction's ``deleteOptions``). The hook sees that ``DELETE``, then an ``EVICT``
+of the pod as it was left (terminating, with the pod's grace period).
+
+Not modelled: watches, other subresources (status, scale, logs), finalizers, garbage
 collection and any controller (use ``on_write``), namespaces as objects, pagination,
 ``dryRun``, schema validation. The on_write hook sees writes made through the HTTP API
 only, never the seeding helpers nor ``put``/``remove``, so a hook cannot recurse by itself.
@@ -44,7 +52,8 @@ from urllib3 import HTTPHeaderDict
 __all__ = ["FakeKubeApi", "FakeResponse", "WriteHook"]
 
 Obj = dict[str, Any]
-# (method, plural kind, object as stored after the write; for DELETE, as it was removed)
+# (method, plural kind, object as stored after the write; for DELETE, as it was removed;
+# EVICT after an eviction's DELETE)
 WriteHook = Callable[[str, str, Obj], None]
 
 HOST = "http://fake-kube"
@@ -78,6 +87,7 @@ KINDS: dict[str, _Kind] = {
     "poddisruptionbudgets": _Kind("/apis/policy/v1", "PodDisruptionBudget"),
 }
 _PLURAL_OF = {k.kind: plural for plural, k in KINDS.items()}
+_EVICTION = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/eviction$")
 _PATH = re.compile(
     r"^(?P<prefix>/api/v1|/apis/[^/]+/[^/]+)(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$"
 )
@@ -128,6 +138,26 @@ class _ApiError(Exception):
 
     def body(self) -> Obj:
         return _status("Failure", message=self.message, reason=self.reason, code=self.status)
+
+
+class _EvictionRefused(_ApiError):
+    """429 from a PodDisruptionBudget that allows no disruption, worded as the API server words it."""
+
+    def __init__(self, budget: Obj) -> None:
+        super().__init__(
+            429, "Cannot evict pod as it would violate the pod's disruption budget.", "TooManyRequests"
+        )
+        status = budget.get("status") or {}
+        self.cause = (
+            f"The disruption budget {budget['metadata']['name']} needs {status.get('desiredHealthy', 0)} "
+            f"healthy pods and has {status.get('currentHealthy', 0)} currently"
+        )
+
+    def body(self) -> Obj:
+        return {
+            **super().body(),
+            "details": {"causes": [{"reason": "DisruptionBudget", "message": self.cause}]},
+        }
 
 
 @dataclass
@@ -422,7 +452,11 @@ class FakeKubeApi:
             self.requests.append((method, parts.path))
             try:
                 self._inject_failure(method, parts.path + (f"?{parts.query}" if parts.query else ""))
-                status, answer = self._serve(method, self._route(parts.path), query, body, lower)
+                eviction = _EVICTION.match(parts.path)
+                if eviction is not None and method == "POST":
+                    status, answer = self._evict(unquote(eviction["ns"]), unquote(eviction["name"]), body)
+                else:
+                    status, answer = self._serve(method, self._route(parts.path), query, body, lower)
             except _ApiError as e:
                 return FakeResponse(e.status, e.body())
             return FakeResponse(status, answer)
@@ -465,6 +499,45 @@ class FakeKubeApi:
             raise _ApiError(400, "the name of the object does not match the name on the URL")
         self._check_version(route, current, replacement)
         return 200, self._write("PUT", route, current, replacement)
+
+    def _evict(self, namespace: str, name: str, body: str | bytes | None) -> tuple[int, Obj]:
+        eviction = self._json_body(body)
+        if eviction.get("kind") != "Eviction" or eviction.get("apiVersion") != "policy/v1":
+            raise _ApiError(400, "the body must be a policy/v1 Eviction")
+        if (eviction.get("metadata") or {}).get("name") != name:
+            raise _ApiError(400, "name in URL does not match name in Eviction object")
+        pod = self._bucket("pods").get((namespace, name))
+        if pod is None:
+            raise _ApiError(404, f'pods "{name}" not found')
+        labels = pod["metadata"].get("labels") or {}
+        budgets = [
+            b
+            for b in self._bucket("poddisruptionbudgets").values()
+            if b["metadata"]["namespace"] == namespace
+            and _label_matcher(
+                ",".join(
+                    f"{k}={v}"
+                    for k, v in ((b["spec"].get("selector") or {}).get("matchLabels") or {}).items()
+                )
+            )(labels)
+        ]
+        if len(budgets) > 1:
+            raise _ApiError(
+                500,
+                "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+            )
+        if budgets:
+            budget = budgets[0]
+            status = budget.setdefault("status", {})
+            allowed = int(status.get("disruptionsAllowed", 0))
+            if allowed <= 0:
+                raise _EvictionRefused(budget)
+            status["disruptionsAllowed"] = allowed - 1
+            self._save("poddisruptionbudgets", budget)
+        route = _Route("pods", KINDS["pods"], namespace, name)
+        deleted = self._delete(route, pod, dict(eviction.get("deleteOptions") or {}), {})
+        self._notify("EVICT", "pods", deleted)
+        return 201, _status("Success", code=201)
 
     def _list(self, route: _Route, query: Mapping[str, str], metadata_only: bool) -> Obj:
         labels = _label_matcher(query.get("labelSelector", ""))

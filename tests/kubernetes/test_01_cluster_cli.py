@@ -103,3 +103,68 @@ def test_up_refuses_a_bad_topology(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "dcs" in result.stderr
     assert not (tmp_path / "cluster" / "kwok").exists()  # refused before starting anything
+
+
+def test_a_failed_start_keeps_every_components_log_and_names_them(
+    kube_binaries: build.Binaries, tmp_path: Path
+) -> None:
+    """A metrics-server that cannot start (a flag it does not know, through the extra-args
+    hook): the supervisor starts it again a bounded number of times, then the start fails,
+    every process is stopped, and the logs stay where the error says."""
+    home = tmp_path / "home"
+    env_hook = json.dumps({"metrics-server": {"no-such-flag": "1"}})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chaosdrill.cli",
+            "cluster",
+            "up",
+            "--dcs",
+            "1",
+            "--zones-per-dc",
+            "1",
+            "--nodes-per-zone",
+            "1",
+            "--timeout",
+            "90",
+        ],
+        env=dict(os.environ, CHAOSDRILL_HOME=str(home), CHAOSDRILL_CLUSTER_EXTRA_ARGS=env_hook),
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    if result.returncode == 0:  # the hook did not take: leave no cluster running, then fail
+        _cli(home, "cluster", "down")
+    assert result.returncode != 0, out
+    assert f"metrics-server died {cluster.MAX_RESTARTS + 1} times" in result.stderr, out
+    [folder] = re.findall(r"logs kept in (\S+failed-start): ", result.stderr)
+    kept = Path(folder)
+    assert kept.is_relative_to(home / "cluster" / "evidence")
+    for name in (
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok-controller",
+        "metrics-server",
+    ):
+        assert f"{name}.log" in result.stderr, out  # named in the error
+        assert (kept / f"{name}.log").is_file(), sorted(p.name for p in kept.iterdir())
+    assert "no-such-flag" in (kept / "metrics-server.log").read_text()
+    assert "metrics-server: pid" in (kept / "diagnosis.txt").read_text()
+    restarts = sorted((home / "cluster" / "evidence").glob("*-metrics-server-died*"))
+    assert len(restarts) == cluster.MAX_RESTARTS  # each death's log, kept before the restart truncated it
+    assert "no-such-flag" in (restarts[0] / "metrics-server.log").read_text()
+    assert "starting it again" in result.stdout
+    died = re.findall(r"metrics-server \(pid (\d+)\) died", result.stdout)
+    assert len(set(died)) == cluster.MAX_RESTARTS, (
+        result.stdout
+    )  # a new process each time it was started again
+    # Nothing left running, the cluster itself gone, the evidence still there.
+    assert not (home / "cluster" / "kwok" / "clusters" / cluster.CLUSTER_NAME).exists()
+    status = _cli(home, "cluster", "status")
+    assert status.returncode == 1 and "not running" in status.stdout
+    assert kept.is_dir()

@@ -163,7 +163,7 @@ def test_zone_outage_evicts_and_its_rollback_restores_the_nodes(service: Cluster
         for name in nodes:
             node = _node(service, name)
             assert node["spec"].get("unschedulable") is True
-            assert {"key": OUTAGE_TAINT, "value": zone, "effect": "NoExecute"} in [
+            assert {"key": OUTAGE_TAINT, "value": zone, "effect": "NoSchedule"} in [
                 {k: t.get(k) for k in ("key", "value", "effect")} for t in node["spec"]["taints"]
             ]
         on_zone = [p for p in _pods(service, "app=llm-api") if p["spec"].get("nodeName") in nodes]

@@ -1,7 +1,7 @@
 """Rollbacks on every exit path, on Kubernetes: SIGINT, SIGTERM and SIGKILL at each phase of a real ``chaos run``.
 
 The experiment injects every Kubernetes fault type that leaves something to undo (a zone
-outage's cordon and NoExecute taint, a partition's NetworkPolicy and pod labels, a DC
+outage's cordon and NoSchedule taint, a partition's NetworkPolicy and pod labels, a DC
 failover's scale-to-zero and cell map, a CPU surge's usage annotations) plus a pod kill,
 then pauses; its rollbacks start with a slow step. The test signals it:
 

@@ -42,6 +42,7 @@ __all__ = [
     "POOL",
     "ZONE_LABEL",
     "ApiException",
+    "Eviction",
     "KubeTarget",
     "KubeWhere",
     "PodInfo",
@@ -50,9 +51,11 @@ __all__ = [
     "connect",
     "connect_at",
     "delete_pod",
+    "evict_pod",
     "ignore_404",
     "is_daemon",
     "list_pods",
+    "live_pod_metadata",
     "live_pod_uids",
     "metadata_of",
     "owner_deployments",
@@ -291,6 +294,15 @@ _NOT_FINISHED = "status.phase!=Succeeded,status.phase!=Failed"
 
 def live_pod_uids(target: KubeTarget, namespace: str, selector: str) -> dict[str, str]:
     """Name -> uid of the live pods matching ``selector``, from one metadata-only list."""
+    return {
+        name: str(meta.get("uid", ""))
+        for name, meta in live_pod_metadata(target, namespace, selector).items()
+    }
+
+
+def live_pod_metadata(target: KubeTarget, namespace: str, selector: str) -> dict[str, dict[str, Any]]:
+    """Name -> metadata (uid, labels...) of the live pods matching ``selector``, from one
+    metadata-only list."""
     response = call(
         f"list pods {selector!r} in {namespace}",
         lambda: target.core.list_namespaced_pod(
@@ -303,7 +315,7 @@ def live_pod_uids(target: KubeTarget, namespace: str, selector: str) -> dict[str
     )
     items = json.loads(response.data).get("items") or []
     metas = [item.get("metadata") or {} for item in items]
-    return {m["name"]: m.get("uid", "") for m in metas if not m.get("deletionTimestamp")}
+    return {m["name"]: m for m in metas if not m.get("deletionTimestamp")}
 
 
 def delete_pod(target: KubeTarget, namespace: str, name: str, uid: str, grace_period_s: int) -> bool:
@@ -322,6 +334,47 @@ def delete_pod(target: KubeTarget, namespace: str, name: str, uid: str, grace_pe
         raise
     _ = response.data  # read to the end, which hands the connection back to the pool
     return True
+
+
+@dataclass(frozen=True)
+class Eviction:
+    """What the Eviction API answered for one pod: ``evicted``, ``gone`` (404: nothing to
+    evict), or ``refused`` (429: a PodDisruptionBudget allows no disruption now) with the
+    API server's words for why."""
+
+    outcome: str
+    detail: str = ""
+
+
+def evict_pod(target: KubeTarget, namespace: str, name: str) -> Eviction:
+    """POST a policy/v1 Eviction for one pod: the API server deletes it only if every
+    PodDisruptionBudget covering it allows one more disruption (with the pod's own grace
+    period), and answers 429 otherwise. Other errors are raised (mapped by :func:`call`)."""
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": name, "namespace": namespace},
+    }
+    try:
+        response = target.core.create_namespaced_pod_eviction(name, namespace, body, _preload_content=False)
+    except ApiException as e:
+        if e.status == 404:
+            return Eviction("gone")
+        if e.status == 429:
+            return Eviction("refused", _refusal(e))
+        raise
+    _ = response.data  # read to the end: hands the connection back to the pool
+    return Eviction("evicted")
+
+
+def _refusal(e: ApiException) -> str:
+    """The API server's reason for a 429 eviction: its message and the budgets' causes."""
+    try:
+        status = json.loads(e.body or "{}")
+    except ValueError:
+        return str(e.body or e.reason or "")
+    causes = [str(c.get("message", "")) for c in (status.get("details") or {}).get("causes") or []]
+    return "; ".join(filter(None, [str(status.get("message", "")), *causes])) or str(e.reason or "")
 
 
 def owner_deployments(target: KubeTarget, namespace: str, pods: Sequence[PodInfo]) -> list[str]:

@@ -27,6 +27,7 @@ from chaosdrill.drivers.kube.marks import Mark, MarkedObject, mark_key, strip_ma
 from chaosdrill.drivers.sandbox import SandboxDriver
 from chaosdrill.drivers.target import Target
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
+from chaosdrill.faults.blast import check_dcs
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 
 __all__ = ["KINDS", "ScaleDcToZero", "StopGateway"]
@@ -119,7 +120,8 @@ class ScaleDcToZero(FaultKind):
     The routing ConfigMap maps each cell (``cell-0``...) to a data center, as the edge's
     ``hash(user_id) % N`` does; the failed DC's cells go round-robin to the survivors. Each
     Deployment and the ConfigMap carry the fault's mark with their previous replica count
-    or cell map, written in the same patch as the change.
+    or cell map, written in the same patch as the change. A DC outside
+    ``chaosdrill_allow_dcs`` is refused before the cluster is reached at all.
     """
 
     name = "dc_failover"
@@ -133,6 +135,7 @@ class ScaleDcToZero(FaultKind):
 
     def plan(self, env: Env, args: Mapping[str, Any]) -> Plan:
         dc, namespace = str(args["dc"]), str(args.get("namespace", "default"))
+        check_dcs(env.configuration, dc, (dc,))  # before any call: a DC outside the allowlist is not read
         configmap = str(args.get("routing_configmap", "llm-routing") or "") or None
         target: KubeTarget = env.drivers.kube(env.configuration)
         target.check_namespace(namespace)

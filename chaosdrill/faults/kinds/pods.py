@@ -10,20 +10,37 @@ import contextlib
 import random
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
-from chaosdrill.drivers.kube.client import KubeTarget, call, delete_pod, live_pod_uids, parallel
+from chaosdrill.drivers.kube.client import (
+    DC_LABEL,
+    KubeTarget,
+    call,
+    delete_pod,
+    live_pod_metadata,
+    live_pod_uids,
+    parallel,
+)
 from chaosdrill.drivers.kube.marks import Mark
 from chaosdrill.drivers.sandbox import Replica, SandboxDriver, parse_selector
 from chaosdrill.drivers.target import Target
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
-from chaosdrill.faults.blast import amount
+from chaosdrill.faults.blast import amount, check_selects_all
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 
 __all__ = ["KINDS", "KillPods", "KillReplicas"]
 
 ACTIVITIES = {"actions.pods.kill_pods": "inject"}
+
+
+NO_DC = "<no chaosdrill.io/datacenter label>"
+
+
+def _dcs_of(labels: Iterable[Mapping[str, str]], key: str = "dc") -> tuple[str, ...]:
+    """The DCs a selection reaches, from each replica's or pod's labels. One without a DC
+    label counts as a DC no allowlist names, so an allowlist refuses it (fail closed)."""
+    return tuple(sorted({str(lab.get(key) or NO_DC) for lab in labels}))
 
 
 class InstanceUndo(TypedDict):
@@ -33,7 +50,13 @@ class InstanceUndo(TypedDict):
 
 
 class KillReplicas(FaultKind):
-    """SIGKILL ``count`` (or ``percentage``%, or all) of the sandbox replicas matching ``selector``."""
+    """SIGKILL ``count`` (or ``percentage``%, or one) of the sandbox replicas matching ``selector``.
+
+    The DC allowlist is checked on every replica the selector matches, not only on the
+    victims: a selection reaching past the allowlist is refused, as a link glob is. A
+    selector that matches every replica of the sandbox (or is empty) is refused unless
+    ``allow_all`` is true.
+    """
 
     name = "pod_kill"
     targets = (Target.SANDBOX,)
@@ -46,11 +69,14 @@ class KillReplicas(FaultKind):
 
     def plan(self, env: Env, args: Mapping[str, Any]) -> Plan:
         selector = str(args.get("selector", ""))
+        terms = parse_selector(selector)
         sandbox: SandboxDriver = env.drivers.sandbox()
-        matched = sandbox.replicas(parse_selector(selector))
+        matched = sandbox.replicas(terms)
         if not matched:
             raise ActivityFailed(f"selector {selector!r} matches no sandbox replica")
-        share = amount(len(matched), args.get("count"), args.get("percentage"))
+        everyone = not terms or len(matched) == len(sandbox.replicas({}))
+        check_selects_all(selector, everyone, args.get("allow_all", False), "every replica of the sandbox")
+        share = amount(len(matched), args.get("count"), args.get("percentage"), default_count=1)
         victims = sorted(matched, key=lambda r: r.name)[: share.n]
         return Plan(
             key=self.key(env, args),
@@ -61,7 +87,8 @@ class KillReplicas(FaultKind):
                 "replicas": [{"name": r.name, "pid": r.pid} for r in victims],
                 "matched": [r.name for r in matched],
             },
-            dcs=tuple(sorted({str(r.labels.get("dc", "")) for r in victims} - {""})),
+            dc_selector=terms.get("dc", ""),
+            dcs=_dcs_of(r.labels for r in matched),
             share=share,
             work={"sandbox": sandbox, "victims": victims, "matched": matched},
         )
@@ -87,6 +114,11 @@ class KillReplicas(FaultKind):
 
 class KillPods(FaultKind):
     """Delete ``count`` pods (or ``percentage``% rounded up; neither: one) matching ``selector``.
+
+    An empty selector (every pod of the namespace) is refused unless ``allow_all`` is true.
+    The DC allowlist is checked on the ``chaosdrill.io/datacenter`` label of every matching
+    pod (victims are chosen at random, so the whole selection must be inside it); with an
+    allowlist set, a matching pod without that label is refused.
 
     Pods are chosen at random among live ones and deleted in parallel, each with a uid
     precondition: a pod already gone is skipped (404), and one replaced meanwhile under the
@@ -114,11 +146,18 @@ class KillPods(FaultKind):
         if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
             raise BadInput("<experiment>", "grace_period_s", f"must be >= 0, got {grace}")
         amount(1, args.get("count"), args.get("percentage"))  # bad amounts fail before any call
+        check_selects_all(
+            selector,
+            not selector.strip(),
+            args.get("allow_all", False),
+            f"every pod of namespace {namespace!r}",
+        )
         target: KubeTarget = env.drivers.kube(env.configuration)
         target.check_namespace(namespace)
         began = time.monotonic()
-        uids = live_pod_uids(target, namespace, selector)
+        metas = live_pod_metadata(target, namespace, selector)
         listed_s = time.monotonic() - began
+        uids = {name: str(meta.get("uid", "")) for name, meta in metas.items()}
         if not uids:
             raise ActivityFailed(f"kill_pods: no live pods match {selector!r} in namespace {namespace!r}")
         share = amount(len(uids), args.get("count"), args.get("percentage"), default_count=1)
@@ -129,6 +168,7 @@ class KillPods(FaultKind):
             undo=target.where(),
             touches=tuple(f"pod {namespace}/{name}: delete" for name in victims),
             details={"pods": victims, "matched": len(uids)},
+            dcs=_dcs_of((meta.get("labels") or {} for meta in metas.values()), DC_LABEL),
             namespaces=(namespace,),
             share=share,
             work={

@@ -1,8 +1,9 @@
 """Zone faults: take an availability zone out, or cut it off from the others.
 
-On Kubernetes an outage is what a real zone loss looks like to the control plane: its
-nodes are cordoned and tainted NoExecute, so their pods are evicted and rescheduled in the
-surviving zones; a partition is a NetworkPolicy. On the sandbox the zone is named
+On Kubernetes an outage cordons the zone's nodes and taints them NoSchedule, then evicts
+the pods of the experiment's namespaces through the Eviction API (PodDisruptionBudgets
+respected), so they are rescheduled in the surviving zones; other namespaces' pods are
+left alone. A partition is a NetworkPolicy. On the sandbox the zone is named
 ``<dc>-<az>`` (``dc1-az-a``): an outage stops every replica of that AZ pool and holds it
 at zero; a partition blackholes the gateway's links to the pool in toxiproxy.
 """
@@ -15,9 +16,12 @@ from typing import Any, TypedDict, cast
 from chaosdrill.drivers.kube.client import (
     DC_LABEL,
     ZONE_LABEL,
+    Eviction,
     KubeTarget,
     KubeWhere,
+    PodInfo,
     call,
+    evict_pod,
     ignore_404,
     metadata_of,
     parallel,
@@ -25,17 +29,30 @@ from chaosdrill.drivers.kube.client import (
     wait_until,
     zone_node_names,
 )
+from chaosdrill.drivers.kube.guards import allowed_namespaces
 from chaosdrill.drivers.kube.marks import Mark, MarkedObject, MarkError, read_mark, unmark_metadata
 from chaosdrill.drivers.sandbox import SandboxDriver
 from chaosdrill.drivers.target import Target
-from chaosdrill.errors import ActivityFailed, FaultNotApplied
+from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.faults.kind import Env, FaultKind, Plan
 from chaosdrill.faults.toxics import ToxicFault
 
-__all__ = ["KINDS", "HoldPool", "PartitionPolicy", "PartitionToxic", "TaintZone"]
+__all__ = [
+    "KINDS",
+    "POLL_S",
+    "RETRY_S",
+    "SHOWN",
+    "EvictZone",
+    "HoldPool",
+    "PartitionPolicy",
+    "PartitionToxic",
+]
 
 PARTITION_LABEL = "chaosdrill.io/partitioned-zone"
 OUTAGE_TAINT = "chaosdrill.io/zone-outage"
+RETRY_S = 1.0  # between rounds of evictions a PodDisruptionBudget refused (429)
+POLL_S = 0.25  # between rounds otherwise
+SHOWN = 50  # pods preflight lists one by one; the rest are counted
 OUTAGE = {"actions.zones.zone_outage": "inject", "actions.zones.zone_outage_rollback": "remove"}
 PARTITION = {"actions.zones.zone_partition": "inject", "actions.zones.zone_partition_rollback": "remove"}
 
@@ -131,7 +148,7 @@ class PartitionToxic(ToxicFault):
 
 
 def _outage_taint(zone: str) -> dict[str, str]:
-    return {"key": OUTAGE_TAINT, "value": zone, "effect": "NoExecute"}
+    return {"key": OUTAGE_TAINT, "value": zone, "effect": "NoSchedule"}
 
 
 def _taints_without_ours(node: Any) -> list[dict[str, Any]]:
@@ -143,6 +160,8 @@ def _taints_without_ours(node: Any) -> list[dict[str, Any]]:
 
 
 def _ours(node: Any) -> bool:
+    """Whether the node carries our taint, whatever its effect (outages recorded before the
+    eviction-based one tainted NoExecute; their undo must still find it)."""
     return any(t.key == OUTAGE_TAINT for t in node.spec.taints or [])
 
 
@@ -182,11 +201,45 @@ def _nodes_with_our_taint(target: KubeTarget, nodes: Sequence[str]) -> dict[str,
     return tainted
 
 
-class TaintZone(FaultKind):
-    """Cordon every node of ``zone`` and taint it NoExecute, then wait for its pods to be evicted.
+def _outage_namespaces(env: Env, args: Mapping[str, Any]) -> tuple[str, ...]:
+    """The namespaces whose pods an outage evicts: the ``namespaces`` argument, else the
+    experiment's ``chaosdrill_allow_namespaces``; with neither the outage is refused, since
+    it would otherwise have to evict every namespace's pods. Checked before any call."""
+    given = args.get("namespaces")
+    if given is None:
+        allowed = allowed_namespaces(env.configuration)
+        if not allowed:
+            raise BadInput(
+                "<argument>",
+                "namespaces",
+                "a Kubernetes zone outage evicts only the pods of the namespaces it is given: "
+                "pass namespaces, or set configuration.chaosdrill_allow_namespaces",
+            )
+        return tuple(allowed)
+    if not isinstance(given, list | tuple) or not given or not all(isinstance(n, str) and n for n in given):
+        raise BadInput(
+            "<argument>", "namespaces", f"must be a non-empty list of namespace names, got {given!r}"
+        )
+    return tuple(dict.fromkeys(given))
 
-    Each node carries the fault's mark (with its previous ``unschedulable``) in the same
-    patch as the taint, so a sweep of the cluster can undo it without the ledger.
+
+def _evictable(target: KubeTarget, nodes: Sequence[str], namespaces: Sequence[str]) -> list[PodInfo]:
+    """The live pods on ``nodes`` an outage evicts: those of ``namespaces``, DaemonSets' aside."""
+    return [p for p in pods_on_nodes(target, nodes) if p.namespace in namespaces]
+
+
+class EvictZone(FaultKind):
+    """Take ``zone`` out: cordon its nodes and taint them NoSchedule, then evict the pods of
+    the allowed namespaces through the Eviction API.
+
+    Each node carries the fault's mark (with its previous ``unschedulable``) in the same patch
+    as the cordon and taint, so a sweep of the cluster can undo it without the ledger. Pods
+    go through policy/v1 Evictions, so PodDisruptionBudgets hold: a 429 (the budget allows
+    no disruption now) is retried every ``RETRY_S`` until ``wait_evicted_s`` runs out, then
+    the fault fails naming the pods and the budgets' words, and is undone. Pods of other
+    namespaces stay where they are: only the cordon and taint reach them (nothing new lands
+    on the zone). A NoExecute taint would have evicted every namespace's pods, budgets
+    ignored.
     """
 
     name = "zone_outage"
@@ -199,7 +252,10 @@ class TaintZone(FaultKind):
 
     def plan(self, env: Env, args: Mapping[str, Any]) -> Plan:
         zone = str(args["zone"])
+        namespaces = _outage_namespaces(env, args)
         target: KubeTarget = env.drivers.kube(env.configuration)
+        for namespace in namespaces:
+            target.check_namespace(namespace)
         nodes = zone_node_names(target, zone)
         if not nodes:
             raise ActivityFailed(f"zone_outage: no node is labelled {ZONE_LABEL}={zone}")
@@ -215,19 +271,30 @@ class TaintZone(FaultKind):
             raise ActivityFailed(
                 f"zone_outage: zone {zone} is already down (nodes {down} carry {OUTAGE_TAINT}); roll it back first"
             )
+        on_zone = pods_on_nodes(target, nodes)
+        evict = sorted(f"{p.namespace}/{p.name}" for p in on_zone if p.namespace in namespaces)
+        stay = sorted(f"{p.namespace}/{p.name}" for p in on_zone if p.namespace not in namespaces)
+        touches = [f"node {n}: cordon, taint {OUTAGE_TAINT}=NoSchedule" for n in nodes]
+        touches += [f"pod {p}: evict (Eviction API, PodDisruptionBudgets respected)" for p in evict[:SHOWN]]
+        if len(evict) > SHOWN:
+            touches.append(f"... and {len(evict) - SHOWN} more pods of {list(namespaces)}: evict")
+        if stay:
+            touches.append(f"{len(stay)} pods of other namespaces stay on the zone (not evicted)")
         return Plan(
             key=self.key(env, args),
-            description=f"cordon and NoExecute-taint {len(nodes)} nodes of zone {zone}",
+            description=f"cordon {len(nodes)} nodes of zone {zone} and evict {len(evict)} pods of {list(namespaces)}",
             undo=OutageUndo(**target.where(), zone=zone, nodes=before),
-            touches=tuple(f"node {n}: cordon, taint {OUTAGE_TAINT}=NoExecute" for n in nodes),
+            touches=tuple(touches),
+            details={"nodes": nodes, "namespaces": list(namespaces), "evict": evict, "stay": len(stay)},
             dcs=tuple(sorted(dc for dc in dcs if dc)),  # nodes labelled with their DC, where they are
+            namespaces=namespaces,
             work={"target": target, "wait_s": float(args.get("wait_evicted_s", 120.0))},
         )
 
     def apply(self, env: Env, plan: Plan, mark: Mark) -> dict[str, Any]:
         target: KubeTarget = plan.work["target"]
         zone, before = str(plan.undo["zone"]), dict(plan.undo["nodes"])
-        nodes, wait_s = list(before), float(plan.work["wait_s"])
+        nodes, wait_s, namespaces = list(before), float(plan.work["wait_s"]), plan.namespaces
 
         def taint(name: str) -> None:
             node = target.core.read_node(name)
@@ -243,7 +310,7 @@ class TaintZone(FaultKind):
 
         def applied(name: str) -> bool:
             node = target.core.read_node(name)
-            ours = [t for t in node.spec.taints or [] if t.key == OUTAGE_TAINT and t.effect == "NoExecute"]
+            ours = [t for t in node.spec.taints or [] if t.key == OUTAGE_TAINT and t.effect == "NoSchedule"]
             return bool(node.spec.unschedulable) and bool(ours)
 
         start = time.monotonic()
@@ -253,18 +320,49 @@ class TaintZone(FaultKind):
         if missed:
             raise FaultNotApplied(f"zone_outage: nodes {missed} are not cordoned and tainted after the patch")
         tainted_at = time.monotonic() - start
-        if not wait_until(lambda: not pods_on_nodes(target, nodes), wait_s):
-            left = pods_on_nodes(target, nodes)
-            raise FaultNotApplied(
-                f"zone_outage: {len(left)} pods still on {zone} after {wait_s}s "
-                f"(e.g. {left[0].namespace}/{left[0].name})"
-            )
+        evicted, refusals = self._evict(target, zone, nodes, namespaces, start + wait_s, wait_s)
         return {
             "zone": zone,
             "nodes": nodes,
+            "namespaces": list(namespaces),
+            "evicted": len(evicted),
+            "refused_429": refusals,
             "tainted_s": round(tainted_at, 3),
             "evicted_s": round(time.monotonic() - start, 3),
         }
+
+    @staticmethod
+    def _evict(
+        target: KubeTarget,
+        zone: str,
+        nodes: Sequence[str],
+        namespaces: Sequence[str],
+        deadline: float,
+        wait_s: float,
+    ) -> tuple[set[str], int]:
+        """Evict until no pod of ``namespaces`` is left on ``nodes``, retrying 429s until
+        ``deadline``; returns the pods evicted and how many 429s were answered."""
+        evicted: set[str] = set()
+        refused: dict[str, str] = {}
+        refusals = 0
+        while True:
+            left = _evictable(target, nodes, namespaces)
+            if not left:
+                return evicted, refusals
+            if time.monotonic() >= deadline:
+                raise FaultNotApplied(_not_evicted(zone, wait_s, left, refused, refusals))
+            answers = call("evict pods", partial(parallel, partial(_evict_one, target), left))
+            for pod, answer in answers:
+                name = f"{pod.namespace}/{pod.name}"
+                if answer.outcome == "refused":
+                    refused[name] = answer.detail
+                    refusals += 1
+                else:
+                    refused.pop(name, None)
+                    if answer.outcome == "evicted":
+                        evicted.add(name)
+            pause = RETRY_S if refused else POLL_S  # evicted pods are terminating: not listed next round
+            time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
     def undo(self, drivers: Any, undo: Mapping[str, Any]) -> None:
         state = cast(OutageUndo, undo)
@@ -284,6 +382,26 @@ class TaintZone(FaultKind):
             "zone": objects[0].mark.undo.get("zone"),
             "nodes": {o.name: bool(o.mark.undo.get("unschedulable", False)) for o in objects},
         }
+
+
+def _evict_one(target: KubeTarget, pod: PodInfo) -> tuple[PodInfo, Eviction]:
+    return pod, evict_pod(target, pod.namespace, pod.name)
+
+
+def _not_evicted(
+    zone: str, wait_s: float, left: Sequence[PodInfo], refused: Mapping[str, str], refusals: int
+) -> str:
+    """Why an outage failed: the pods still on the zone, and what their budgets said."""
+    names = [f"{p.namespace}/{p.name}" for p in left]
+    blocked = [n for n in names if n in refused]
+    message = f"zone_outage: {len(left)} pods still on {zone} after {wait_s}s (e.g. {names[0]})"
+    if blocked:
+        message += (
+            f"; PodDisruptionBudgets refused their eviction ({refusals} answers 429 in all): "
+            + "; ".join(f"{n}: {refused[n]}" for n in blocked[:3])
+            + (f"; and {len(blocked) - 3} more" if len(blocked) > 3 else "")
+        )
+    return message
 
 
 def _policy_name(zone: str) -> str:
@@ -413,4 +531,4 @@ class PartitionPolicy(FaultKind):
         return {"zone": first.mark.undo["zone"], "namespace": namespace, "pods": []}
 
 
-KINDS = (HoldPool(), PartitionToxic(), TaintZone(), PartitionPolicy())
+KINDS = (HoldPool(), PartitionToxic(), EvictZone(), PartitionPolicy())

@@ -174,9 +174,10 @@ class Controllers:
     """The controllers the fake lacks, as its ``on_write`` hook.
 
     ``evict``: a node written with a NoExecute taint loses its pods at once (DaemonSet pods
-    tolerate it and stay), as the taint manager does. ``scale``: a Deployment written with
+    tolerate it and stay), as the taint manager does; a pod evicted through the Eviction API
+    finishes terminating at once, as a kubelet would. ``scale``: a Deployment written with
     ``replicas: 0`` loses every pod its selector matches. Each can be turned off to play a
-    controller that is too slow.
+    controller that is too slow (an evicted pod then stays terminating).
     """
 
     def __init__(self, fake: FakeKubeApi, *, evict: bool = True, scale: bool = True) -> None:
@@ -185,6 +186,11 @@ class Controllers:
         self.scaled_down: list[str] = []
 
     def __call__(self, method: str, plural: str, obj: dict[str, Any]) -> None:
+        if method == "EVICT":
+            self.evicted.append(obj["metadata"]["name"])
+            if self.evict:
+                self.fake.remove("pods", obj["metadata"]["namespace"], obj["metadata"]["name"])
+            return
         if method not in ("PATCH", "PUT"):
             return
         if plural == "nodes" and self.evict:

@@ -232,9 +232,20 @@ def test_failover_outside_the_allowed_dcs_touches_nothing(kc: Cluster) -> None:
         ActivityFailed, match=r"dc='dc1' reaches \['dc1'\], outside the experiment's allowlist"
     ):
         kc.inject("dc_failover", FAILOVER, conf(chaosdrill_allow_dcs=["dc2", "dc3"]))
-    assert writes(kc.fake) == []
+    assert kc.fake.requests == []  # refused before the cluster is reached at all
     assert records(kc.ledger) == []
     assert _state(kc) == before
+
+
+def test_failover_of_a_dc_outside_the_allowlist_is_refused_before_reading_it(kc: Cluster) -> None:
+    """A DC the cluster does not have, outside the allowlist: the allowlist answers first,
+    with no list of its Deployments and no read of the routing ConfigMap."""
+    with pytest.raises(ActivityFailed, match=r"blast radius: dc='dc7' reaches \['dc7'\]"):
+        kc.inject("dc_failover", {"dc": "dc7", "namespace": NAMESPACE}, conf(chaosdrill_allow_dcs=["dc1"]))
+    assert kc.fake.requests == []
+    assert kc.drivers.kube_calls == []  # not even a client was made
+    planned = engine.plan("dc_failover", conf(chaosdrill_allow_dcs=["dc1"]), FAILOVER, drivers=kc.drivers)
+    assert planned.dcs == ("dc1",)
 
 
 def test_failover_outside_the_namespace_allowlist_is_bad_input(kc: Cluster) -> None:

@@ -355,3 +355,46 @@ def test_a_surge_on_pods_still_surged_is_refused_touching_nothing(kc: Cluster) -
     with pytest.raises(ActivityFailed, match="carry a CPU surge already"):
         kc.inject("surge", SURGE)
     assert writes(kc.fake, since) == []
+
+
+# --------------------------------------------------------------------------- blast-radius holes (issue 11)
+
+
+def test_kill_with_an_empty_selector_is_refused_before_any_call(kc: Cluster) -> None:
+    with pytest.raises(BadInput, match=r"every pod of namespace 'llm'.*allow_all: true") as caught:
+        kc.inject("pod_kill", {"selector": "", "namespace": NAMESPACE})
+    assert caught.value.field == "selector"
+    assert kc.fake.requests == []
+    assert records(kc.ledger) == []
+
+
+def test_kill_with_an_empty_selector_and_allow_all_kills_one(kc: Cluster) -> None:
+    before = pod_names(kc.fake, NAMESPACE)
+    result = kc.inject("pod_kill", {"selector": "", "namespace": NAMESPACE, "allow_all": True})
+    assert len(result["killed"]) == 1 and result["matched"] == 8
+    assert len(pod_names(kc.fake, NAMESPACE)) == len(before) - 1
+
+
+def test_kill_selection_reaching_past_the_dc_allowlist_deletes_nothing(kc: Cluster) -> None:
+    """Victims are chosen at random, so the whole selection must be inside the allowlist."""
+    with pytest.raises(
+        ActivityFailed, match=r"reaches \['dc2'\], outside the experiment's allowlist \['dc1'\]"
+    ):
+        kc.inject("pod_kill", {**KILL, "count": 1}, conf(chaosdrill_allow_dcs=["dc1"]))
+    assert writes(kc.fake) == []
+    assert records(kc.ledger) == []
+    result = kc.inject(
+        "pod_kill", {"selector": DC1, "namespace": NAMESPACE}, conf(chaosdrill_allow_dcs=["dc1"])
+    )
+    assert [p for p in result["killed"] if p not in DC1_PODS] == []
+
+
+def test_kill_of_pods_without_a_dc_label_under_a_dc_allowlist_is_refused(kc: Cluster) -> None:
+    kc.fake.add_pod(NAMESPACE, "stray-0", labels={"app": "stray"})
+    with pytest.raises(ActivityFailed, match=r"no chaosdrill\.io/datacenter label"):
+        kc.inject(
+            "pod_kill", {"selector": "app=stray", "namespace": NAMESPACE}, conf(chaosdrill_allow_dcs=["dc1"])
+        )
+    assert writes(kc.fake) == []
+    kc.inject("pod_kill", {"selector": "app=stray", "namespace": NAMESPACE})  # no allowlist: fine
+    assert "stray-0" not in pod_names(kc.fake, NAMESPACE)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from chaosdrill.drivers.kube.client import DC_LABEL
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied, PermanentError
 from chaosdrill.faults import engine, sweep
+from chaosdrill.faults.kinds import zones
 from chaosdrill.faults.kinds.zones import OUTAGE_TAINT, PARTITION_LABEL
 from chaosdrill.ledger import Ledger
 
@@ -63,7 +65,7 @@ def _nodes(kc: Cluster) -> dict[str, dict[str, object]]:
 
 
 def _ours(zone: str) -> dict[str, str]:
-    return {"key": OUTAGE_TAINT, "value": zone, "effect": "NoExecute"}
+    return {"key": OUTAGE_TAINT, "value": zone, "effect": "NoSchedule"}
 
 
 # --------------------------------------------------------------------------- zone_outage
@@ -79,7 +81,18 @@ def test_outage_plan_reads_the_zone_nodes_and_writes_nothing(kc: Cluster) -> Non
         "nodes": {"dc1-az-a-0": False, "dc1-az-a-1": True},
     }
     assert planned.dcs == ("dc1",)
-    assert [t.split(":")[0] for t in planned.touches] == ["node dc1-az-a-0", "node dc1-az-a-1"]
+    assert planned.namespaces == (NAMESPACE,)
+    assert [t.split(":")[0] for t in planned.touches] == [
+        "node dc1-az-a-0",
+        "node dc1-az-a-1",
+        f"pod {NAMESPACE}/llm-api-dc1-5d8f7c-p0",
+        f"pod {NAMESPACE}/llm-api-dc1-5d8f7c-p1",
+        "1 pods of other namespaces stay on the zone (not evicted)",
+    ]
+    assert planned.details["evict"] == [
+        f"{NAMESPACE}/llm-api-dc1-5d8f7c-p0",
+        f"{NAMESPACE}/llm-api-dc1-5d8f7c-p1",
+    ]
     assert kc.fake.requests and writes(kc.fake) == []
     assert records(kc.ledger) == []
 
@@ -101,12 +114,13 @@ def test_outage_cordons_taints_and_marks_the_zone_and_waits_for_eviction(kc: Clu
     untouched = {n: v for n, v in after.items() if n not in NODES}
     assert untouched == {n: v for n, v in before.items() if n not in NODES}
 
-    # the evictions the taint caused: every pod on the zone but the DaemonSet's
-    assert sorted(kc.controllers.evicted) == [
-        "batch-job-0",
-        "llm-api-dc1-5d8f7c-p0",
-        "llm-api-dc1-5d8f7c-p1",
+    # evicted through the Eviction API: the allowed namespace's pods on the zone, nothing else
+    assert sorted(kc.controllers.evicted) == ["llm-api-dc1-5d8f7c-p0", "llm-api-dc1-5d8f7c-p1"]
+    assert sorted(p for _m, p in writes(kc.fake) if p.endswith("/eviction")) == [
+        f"/api/v1/namespaces/{NAMESPACE}/pods/llm-api-dc1-5d8f7c-p{i}/eviction" for i in (0, 1)
     ]
+    assert (result["evicted"], result["refused_429"], result["namespaces"]) == (2, 0, [NAMESPACE])
+    assert "batch-job-0" in pod_names(kc.fake, "batch")  # another namespace's pod stays
     assert "node-exporter-x1" in pod_names(kc.fake, "monitoring")
 
     record = kc.record()
@@ -124,17 +138,94 @@ def test_outage_cordons_taints_and_marks_the_zone_and_waits_for_eviction(kc: Clu
     }
 
 
-def test_outage_whose_pods_are_not_evicted_in_time_is_undone(kc: Cluster) -> None:
+def test_outage_whose_pods_a_budget_keeps_is_reported_and_undone(kc: Cluster) -> None:
+    """A PodDisruptionBudget that allows no disruption answers 429 to every eviction: retried
+    until ``wait_evicted_s`` runs out, then the fault fails naming the pods and the budget,
+    and is undone."""
     before = _nodes(kc)
-    kc.controllers.evict = False  # a taint manager that never gets round to it
+    kc.fake.add_pdb(NAMESPACE, "llm-api-dc1", {"app": "llm-api", DC_LABEL: "dc1"}, min_available=4, healthy=4)
     started = time.monotonic()
-    with pytest.raises(FaultNotApplied, match=f"3 pods still on {ZONE} after 0.3s"):
+    with pytest.raises(FaultNotApplied) as caught:
         kc.inject("zone_outage", {**OUTAGE, "wait_evicted_s": 0.3})
     assert time.monotonic() - started < 5
+    message = str(caught.value)
+    assert f"2 pods still on {ZONE} after 0.3s" in message
+    assert "PodDisruptionBudgets refused their eviction" in message
+    assert "would violate the pod's disruption budget" in message
+    assert "The disruption budget llm-api-dc1 needs 4 healthy pods and has 4 currently" in message
+    assert pod_names(kc.fake, NAMESPACE).count("llm-api-dc1-5d8f7c-p0") == 1  # nothing evicted
     assert _nodes(kc) == before
     assert marked(kc.fake) == []
     record = kc.record()
     assert record.how == "injection-failed" and record.reverted_at is not None
+
+
+def test_outage_retries_evictions_a_budget_refused_until_they_go_through(
+    kc: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zones, "RETRY_S", 0.01)
+    kc.fake.fail_next("POST", "/eviction", 429, times=3)  # the budget says "not now" three times
+    result = kc.inject("zone_outage", {**OUTAGE, "wait_evicted_s": 10})
+    assert result["refused_429"] == 3 and result["evicted"] == 2
+    assert sorted(kc.controllers.evicted) == ["llm-api-dc1-5d8f7c-p0", "llm-api-dc1-5d8f7c-p1"]
+    assert len([p for _m, p in writes(kc.fake) if p.endswith("/eviction")]) == 5
+
+
+def test_outage_eviction_respects_a_budget_one_disruption_at_a_time(
+    kc: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A budget allowing one disruption lets the first pod go and refuses the second (429),
+    until the replacement is healthy again (played here by the test after a first refusal)."""
+    monkeypatch.setattr(zones, "RETRY_S", 0.01)
+    kc.fake.add_pdb(NAMESPACE, "llm-api-dc1", {"app": "llm-api", DC_LABEL: "dc1"}, min_available=3, healthy=4)
+    evictions: list[int] = []
+
+    def healthy_again(method: str, plural: str, obj: dict[str, object]) -> None:
+        kc.controllers(method, plural, obj)
+        if method == "EVICT":
+            evictions.append(1)
+
+    kc.fake.on_write = healthy_again
+    real_evict = zones.evict_pod
+
+    def evict(target: object, namespace: str, name: str) -> object:
+        answer = real_evict(target, namespace, name)  # type: ignore[arg-type]
+        if answer.outcome == "refused":  # the replacement becomes ready: one more disruption
+            budget = kc.fake.get("poddisruptionbudgets", NAMESPACE, "llm-api-dc1")
+            assert budget is not None
+            budget["status"]["disruptionsAllowed"] = 1
+            kc.fake.put("poddisruptionbudgets", budget)
+        return answer
+
+    monkeypatch.setattr(zones, "evict_pod", evict)
+    result = kc.inject("zone_outage", {**OUTAGE, "wait_evicted_s": 10})
+    assert result["evicted"] == 2 and result["refused_429"] == 1
+    assert len(evictions) == 2
+
+
+def test_outage_without_namespaces_is_refused_before_any_call(kc: Cluster) -> None:
+    configuration = {k: v for k, v in CONF.items() if k != "chaosdrill_allow_namespaces"}
+    with pytest.raises(BadInput, match="evicts only the pods of the namespaces it is given") as caught:
+        kc.inject("zone_outage", OUTAGE, configuration)
+    assert caught.value.field == "namespaces"
+    assert kc.fake.requests == []
+    assert records(kc.ledger) == []
+
+
+def test_outage_namespaces_outside_the_allowlist_are_bad_input(kc: Cluster) -> None:
+    with pytest.raises(BadInput, match=r"'batch' is not in configuration\.chaosdrill_allow_namespaces"):
+        kc.inject("zone_outage", {**OUTAGE, "namespaces": ["batch"]})
+    assert kc.fake.requests == []
+    assert records(kc.ledger) == []
+
+
+def test_outage_with_named_namespaces_evicts_only_theirs(kc: Cluster) -> None:
+    configuration = {k: v for k, v in CONF.items() if k != "chaosdrill_allow_namespaces"}
+    result = kc.inject("zone_outage", {**OUTAGE, "namespaces": ["batch"]}, configuration)
+    assert kc.controllers.evicted == ["batch-job-0"] and result["evicted"] == 1
+    assert {"llm-api-dc1-5d8f7c-p0", "llm-api-dc1-5d8f7c-p1"} <= set(pod_names(kc.fake, NAMESPACE))
+    with pytest.raises(BadInput, match="namespaces"):
+        kc.inject("zone_outage", {"zone": "dc2-az-a", "namespaces": []}, configuration)
 
 
 def test_outage_refused_half_way_is_undone_on_the_nodes_it_reached(kc: Cluster) -> None:
@@ -431,3 +522,16 @@ def test_a_partition_not_yet_healed_is_refused_touching_nothing(kc: Cluster) -> 
     with pytest.raises(ActivityFailed, match="exists already"):
         kc.inject("zone_partition", PARTITION)
     assert writes(kc.fake, since) == []
+
+
+def test_outage_plan_counts_the_pods_past_the_ones_it_lists(
+    kc: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zones, "SHOWN", 1)
+    planned = kc.plan("zone_outage", OUTAGE)
+    pods = [t for t in planned.touches if t.startswith(("pod ", "... and"))]
+    assert pods == [
+        f"pod {NAMESPACE}/llm-api-dc1-5d8f7c-p0: evict (Eviction API, PodDisruptionBudgets respected)",
+        f"... and 1 more pods of ['{NAMESPACE}']: evict",
+    ]
+    assert len(planned.details["evict"]) == 2  # the details keep them all

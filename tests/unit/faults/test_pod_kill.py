@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from fakes.sandbox_api import FakeClock, FakeDrivers, FakeSandbox
 
+from chaosdrill import preflight
+from chaosdrill.drivers.target import Target
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.faults import engine
-from chaosdrill.faults.kind import Share
+from chaosdrill.faults.kind import Env, Share
 from chaosdrill.faults.kinds import pods
 from chaosdrill.ledger import Ledger
 
@@ -99,7 +101,7 @@ def test_pod_kill_survivor_is_not_applied(tmp_path: Path, clock: FakeClock) -> N
     ledger = Ledger(tmp_path / "ledger.jsonl")
 
     with pytest.raises(FaultNotApplied, match=r"replicas \['dc1-az-a-replica-1'\] survived SIGKILL"):
-        inject("pod_kill", {"selector": "dc=dc1,az=az-a"}, FakeDrivers(fake), ledger)
+        inject("pod_kill", {"selector": "dc=dc1,az=az-a", "count": 2}, FakeDrivers(fake), ledger)
 
     assert clock.slept >= 2.0  # it waited out its deadline first
     assert not fake.alive(a0) and fake.alive(a1)
@@ -125,14 +127,18 @@ def test_pod_kill_has_nothing_to_undo(fake: FakeSandbox, drivers: FakeDrivers, l
     ("args", "conf", "refusal"),
     [
         ({"selector": "dc=dc1", "count": 1}, {"chaosdrill_allow_dcs": ["dc2"]}, r"reaches \['dc1'\]"),
-        # no dc in the selector: the victims' own labels say where they are
+        # no dc in the selector: the matched replicas' own labels say where they are
         (
-            {"selector": "component=replica", "count": 1},
+            {"selector": "az=az-b", "count": 1},
             {"chaosdrill_allow_dcs": ["dc2"]},
-            r"reaches \['dc1'\]",
+            r"dc='dc1,dc2' reaches \['dc1'\]",
         ),
         ({"selector": "dc=dc1", "count": 2}, {"chaosdrill_max_percentage": 50}, r"touching 2 of 3 \(67%\)"),
-        ({"selector": "dc=dc2"}, {"chaosdrill_max_percentage": 75}, r"touching 4 of 4 \(100%\)"),
+        (
+            {"selector": "dc=dc2", "percentage": 100},
+            {"chaosdrill_max_percentage": 75},
+            r"touching 4 of 4 \(100%\)",
+        ),
         ({"selector": "dc=dc2", "percentage": 30}, {"chaosdrill_max_percentage": 25}, r"touching 2 of 4"),
     ],
 )
@@ -183,3 +189,70 @@ def test_pod_kill_selecting_nothing_is_refused(
     with pytest.raises(ActivityFailed, match="matches no sandbox replica"):
         inject("pod_kill", {"selector": "dc=dc9"}, drivers, ledger)
     assert ledger.history() == []
+
+
+# ---------------------------------------------------------------------- blast-radius holes (issue 11)
+
+
+def test_pod_kill_selection_reaching_past_the_dc_allowlist_is_refused_though_its_victims_are_inside(
+    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
+) -> None:
+    """``az=az-a`` matches dc1's and dc2's az-a replicas; the first victim by name is in dc1,
+    but the selection (and the share it is counted on) reaches dc2."""
+    with pytest.raises(ActivityFailed, match=r"dc='dc1,dc2' reaches \['dc2'\], outside .* \['dc1'\]"):
+        inject("pod_kill", {"selector": "az=az-a", "count": 1}, drivers, ledger, chaosdrill_allow_dcs=["dc1"])
+    assert fake.kills == []
+    assert ledger.history() == []
+
+
+def test_pod_kill_preflight_reports_the_dc_allowlist(fake: FakeSandbox, drivers: FakeDrivers) -> None:
+    activity = "actions.pods.kill_pods"
+    env = Env({**CONF, "chaosdrill_allow_dcs": ["dc1"]}, Target.SANDBOX, drivers)
+    args = {"selector": "az=az-a", "count": 1}
+    touch = preflight._plan(
+        activity, args, env, preflight.Touch("method[0]", "kill", activity, "action", args)
+    )
+    assert [p for p in touch.problems if "reaches ['dc2']" in p] != [], touch.problems
+    inside = {"selector": "dc=dc1,az=az-a", "count": 1}
+    touch = preflight._plan(
+        activity, inside, env, preflight.Touch("method[0]", "kill", activity, "action", inside)
+    )
+    assert touch.problems == [] and touch.touches  # the same kill inside the allowlist is fine
+    assert fake.kills == []
+
+
+def test_pod_kill_with_neither_count_nor_percentage_kills_one(
+    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
+) -> None:
+    before = pids(fake, "dc2", "az-a") + pids(fake, "dc2", "az-b")
+    result = inject("pod_kill", {"selector": "dc=dc2"}, drivers, ledger)
+    assert result["killed"] == ["dc2-az-a-replica-0"] and result["matched"] == 4
+    assert [pid for pid, _sig in fake.kills] == before[:1]
+
+
+@pytest.mark.parametrize("selector", ["", " ", "component=replica", "dc=*", "dc=dc*,az=az-*"])
+def test_pod_kill_selecting_every_replica_is_refused_unless_allow_all(
+    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger, selector: str
+) -> None:
+    with pytest.raises(BadInput, match="allow_all: true") as caught:
+        inject("pod_kill", {"selector": selector, "percentage": 100}, drivers, ledger)
+    assert caught.value.field == "selector"
+    assert fake.kills == []
+    assert ledger.history() == []
+
+
+def test_pod_kill_selecting_every_replica_with_allow_all_goes_ahead(
+    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
+) -> None:
+    result = inject("pod_kill", {"selector": "", "allow_all": True}, drivers, ledger)
+    assert result["killed"] == ["dc1-az-a-replica-0"] and result["matched"] == 7  # still one by default
+    assert len(fake.kills) == 1
+
+
+def test_pod_kill_allow_all_must_be_a_boolean(
+    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
+) -> None:
+    with pytest.raises(BadInput) as caught:
+        inject("pod_kill", {"selector": "", "allow_all": "yes"}, drivers, ledger)
+    assert caught.value.field == "allow_all"
+    assert fake.kills == []
