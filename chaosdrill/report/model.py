@@ -21,7 +21,16 @@ from chaosdrill import slo
 from chaosdrill.errors import BadInput
 from chaosdrill.expectation import Status, expectation_of, outcome_of
 from chaosdrill.load import measurements
-from chaosdrill.report.probes import FROM_INJECTION, FROM_REVERT, Evidence, ProbeRun, evidence_of, probe_runs
+from chaosdrill.report.probes import (
+    FROM_INJECTION,
+    FROM_REVERT,
+    Evidence,
+    Measure,
+    ProbeRun,
+    evidence_of,
+    probe_runs,
+    unit_of,
+)
 
 GUARDRAIL_CONTROL = "chaosdrill.controls.guardrail"
 
@@ -220,6 +229,34 @@ def _evidence(runs: Sequence[ProbeRun], faults: Sequence[LedgerFault]) -> list[E
     return [_anchored(e, faults) for e in found if e is not None]
 
 
+def _guardrail_evidence(extra: Mapping[str, Any]) -> list[Evidence]:
+    """The armed guardrail as a mechanism of its own: whether it tripped, its burn rates,
+    and its moments (errors began, breach seen, faults removed) for the timeline."""
+    section = extra.get("guardrail")
+    if not isinstance(section, Mapping) or section.get("armed") is not True:
+        return []
+    measures: list[Measure] = []
+    moments: list[tuple[str, float]] = []
+    for key, raw in section.items():
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            continue
+        if key.endswith("_at"):
+            moments.append((key, float(raw)))
+        else:
+            measures.append(Measure(key, float(raw), unit_of(key)))
+    return [
+        Evidence(
+            phase="control",
+            probe="chaosdrill-guardrail",
+            mechanism="guardrail",
+            verdict="tripped" if section.get("breached") else "armed",
+            message=str(section.get("error") or ""),
+            measures=tuple(measures),
+            moments=tuple(moments),
+        )
+    ]
+
+
 def _guard(journal: Mapping[str, Any], extra: Mapping[str, Any]) -> tuple[bool | None, str]:
     """Whether the run was guarded, and why (not): the guardrail's own journal section first,
     then the controls of the experiment as it ran, then the experiment's opt-out."""
@@ -378,7 +415,7 @@ def load_result(
         else:
             notes.append(f"measurements file {measurements} is missing")
     guardrail = extra.get("guardrail")
-    if isinstance(guardrail, Mapping) and guardrail:
+    if isinstance(guardrail, Mapping) and guardrail.get("armed") is not True and guardrail:
         notes.append("guardrail: " + json.dumps(guardrail, sort_keys=True, default=str))
     duration = journal.get("duration")
     runs = probe_runs(journal)
@@ -394,7 +431,7 @@ def load_result(
         duration_s=float(duration) if isinstance(duration, int | float) else None,
         failed_probes=tuple(_failed_probes(runs)),
         probes=tuple(runs),
-        evidence=tuple(_evidence(runs, ledger)),
+        evidence=tuple(_evidence(runs, ledger) + _guardrail_evidence(extra)),
         guarded=guarded,
         guard_note=guard_note,
         faults=tuple(_actions(journal.get("run"), "method")),

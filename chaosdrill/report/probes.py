@@ -29,6 +29,7 @@ __all__ = [
     "ProbeRun",
     "evidence_of",
     "probe_runs",
+    "unit_of",
 ]
 
 # Probe modules whose every probe judges a defence mechanism (module name = mechanism).
@@ -199,7 +200,8 @@ def _number(raw: Any) -> float | None:
     return float(raw)
 
 
-def _unit(key: str) -> str:
+def unit_of(key: str) -> str:
+    """The unit a key's suffix names: ``_s``, ``_ms``, ``_min``; none for a count."""
     for suffix, unit in _UNITS:
         if key.endswith(suffix):
             return unit
@@ -249,7 +251,7 @@ def evidence_of(run: ProbeRun) -> Evidence | None:
             if key.endswith("_at"):
                 moments.append((key, value))
             else:
-                measures.append(Measure(key, value, _unit(key)))
+                measures.append(Measure(key, value, unit_of(key)))
         elif isinstance(raw, str) and raw:
             subject.append(f"{key} {raw}")
     judged_by = output.get("judged_by")

@@ -315,3 +315,36 @@ def test_replicas_chart_draws_the_steps(tmp_path: Path) -> None:
     ys = coords[1::2]
     assert len(ys) > 4 and len(set(ys)) >= 3
     assert replicas_svg([], T0, "none") is None
+
+
+def test_a_tripped_guardrail_is_evidence_with_its_moments(tmp_path: Path) -> None:
+    section = {
+        "armed": True,
+        "breached": True,
+        "errors_began_at": T0 + 3,
+        "breached_at": T0 + 4.8,
+        "faults_removed_at": T0 + 4.9,
+        "breach_to_removed_s": 0.1,
+        "short_burn": 18.1,
+        "settings": {"slo": 0.995},
+    }
+    result = load_result(_journal(tmp_path / "g", before=[], after=[], extra={"guardrail": section}))
+    (guard,) = result.evidence
+    assert (guard.mechanism, guard.verdict, guard.phase) == ("guardrail", "tripped", "control")
+    assert dict(guard.moments) == {
+        "errors_began_at": T0 + 3,
+        "breached_at": T0 + 4.8,
+        "faults_removed_at": T0 + 4.9,
+    }
+    assert [m.text for m in guard.measures] == ["0.10 s", "18.10"]
+    assert result.notes == ()  # shown as evidence, not as a raw JSON note
+    md = render_markdown([result], "t")
+    assert "| guardrail | tripped | `chaosdrill-guardrail` (control) |" in md
+    assert "breached at 22:13:24 UTC (t+4.8 s)" in md
+    # not armed: no evidence, and the reason stays visible as a note
+    result = load_result(
+        _journal(
+            tmp_path / "n", before=[], after=[], extra={"guardrail": {"armed": False, "reason": "no load"}}
+        )
+    )
+    assert result.evidence == () and any("no load" in n for n in result.notes)
