@@ -11,7 +11,8 @@ Chromium (tests/browser_support.py) loads the page from disk, and the test asser
   non-zero geometry as the browser laid it out;
 - the page made no request (DevTools saw none; the loopback proxy, which refuses all,
   was asked for nothing but Chromium's own background calls);
-- a full-page screenshot is a non-blank PNG.
+- a full-page screenshot is a non-blank PNG;
+- its JUnit has a suite per experiment and a testcase per probe entry of each journal.
 
 A second test feeds the same harness a page that *does* fetch and *does* have a blank chart,
 so each check is shown able to fail. Run under the heavy lock:
@@ -22,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,27 @@ def _assert_not_blank(png: Path) -> None:
     assert white < 0.97 * width * height, "almost every pixel is one colour"
 
 
+def _assert_junit_counts_every_probe(out: Path, names: list[str]) -> None:
+    """The real drill's JUnit: a suite per experiment, an outcome case plus one per probe entry."""
+    root = ET.parse(out / "junit.xml").getroot()
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert list(suites) == names
+    for name in names:
+        journal = json.loads((out / name / "journal.json").read_text(encoding="utf-8"))
+        states = journal["steady_states"]
+        entries = [
+            *(states.get("before") or {}).get("probes", []),
+            *[e for state in states.get("during") or [] for e in state.get("probes", [])],
+            *(states.get("after") or {}).get("probes", []),
+            *journal.get("run", []),
+            *journal.get("rollbacks", []),
+        ]
+        probes = sum(1 for e in entries if e["activity"]["type"] == "probe")
+        cases = suites[name].findall("testcase")
+        assert len(cases) == probes + 1 and suites[name].get("tests") == str(probes + 1), name
+        assert cases[0].get("name") == "outcome"
+
+
 def test_drill_report_renders_offline_with_drawn_charts(drill_report: Path, tmp_path: Path) -> None:
     index = drill_report / "index.html"
     names = [Path(e).stem for e in EXPERIMENTS]
@@ -193,6 +216,7 @@ def test_drill_report_renders_offline_with_drawn_charts(drill_report: Path, tmp_
         _assert_drawn(chart)
 
     _assert_not_blank(shot)
+    _assert_junit_counts_every_probe(drill_report, names)
     keep = os.environ.get("CHAOSDRILL_REPORT_SCREENSHOT")  # e.g. to attach to a review
     if keep:
         Path(keep).write_bytes(shot.read_bytes())
