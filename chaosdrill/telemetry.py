@@ -41,15 +41,19 @@ __all__ = [
     "Series",
     "alertmanager",
     "as_verdict",
+    "count_between",
     "glob_regex",
+    "is_true_at",
     "is_true_now",
     "json_number",
     "mechanism",
     "notifications_file",
+    "optional_mechanism",
     "poll",
     "positive",
     "prometheus",
     "read_notifications",
+    "steps",
     "time_until",
 ]
 
@@ -148,6 +152,17 @@ def mechanism(name: str, configuration: Mapping[str, Any] | None, **labels: str)
     return None
 
 
+def optional_mechanism(name: str, configuration: Mapping[str, Any] | None, **labels: str) -> str | None:
+    """Like :func:`mechanism`, for a mechanism a probe can do without: None (never bad input)
+    when the system file does not declare it or no Prometheus is known."""
+    system = system_of(configuration)
+    declared = system.mechanism(name) if system is not None else None
+    has_prometheus = (configuration or {}).get("chaosdrill_prometheus") is not None or (
+        system is not None and system.prometheus is not None
+    )
+    return declared.render(**labels) if declared is not None and has_prometheus else None
+
+
 def glob_regex(pattern: str) -> str:
     """A shell glob (``dc1/*``) as the RE2 expression PromQL's ``=~`` matches whole."""
     out = []
@@ -184,9 +199,61 @@ def time_until(
     return None if found is None else max(0.0, found - start)
 
 
+def is_true_at(
+    query: str, at: float, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
+) -> bool:
+    """Whether ``query`` returned any series at the instant ``at``."""
+    with prometheus(configuration, secrets) as prom, as_verdict():
+        return bool(prom.query(query, at=at).samples)
+
+
 def is_true_now(
     query: str, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
 ) -> bool:
     """Whether ``query`` returns any series now."""
     with prometheus(configuration, secrets) as prom, as_verdict():
         return bool(prom.query(query).samples)
+
+
+def steps(
+    query: str,
+    start: float,
+    end: float,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+    step_s: float = 1.0,
+) -> list[list[float]]:
+    """``[[seconds since start, value], ...]`` of ``query`` from ``start`` to ``end``, one point
+    where the value changes (and the first and last), summed over its series: a timeline for
+    a report (replicas over time, say). Empty when the query has no data there."""
+    if end <= start:
+        return []
+    step = promql.fitting_step(end - start, step_s)
+    with prometheus(configuration, secrets) as prom, as_verdict():
+        series = prom.query_range(query, start, end, step)
+    totals: dict[float, float] = {}
+    for one in series:
+        for at, value in one.points:
+            totals[at] = totals.get(at, 0.0) + value
+    out: list[list[float]] = []
+    times = sorted(totals)
+    for i, at in enumerate(times):
+        if not out or totals[at] != out[-1][1] or i == len(times) - 1:
+            out.append([max(0.0, round(at - start, 3)), totals[at]])
+    return out
+
+
+def count_between(
+    counter: str,
+    start: float,
+    end: float,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+) -> float:
+    """How much the counter selector ``counter`` (a series selector, summed over its series)
+    rose from ``start`` to ``end``: PromQL's ``increase`` over that range, evaluated at ``end``
+    (0 with no data)."""
+    span = max(end - start, 1.0)
+    with prometheus(configuration, secrets) as prom, as_verdict():
+        result = prom.query(f"sum(increase({counter}[{int(span * 1000)}ms]))", at=end)
+    return sum(s.value for s in result.samples if not math.isnan(s.value))

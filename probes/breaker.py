@@ -35,7 +35,13 @@ def breaker_opened_within(
                 f"breaker {dc}/{pool} did not open within {within_s:g}s of the fault ({anchor.description}): "
                 f"{query!r} stayed false"
             )
-        return {"ok": True, "breaker": f"{dc}/{pool}", "opened_after_s": took, "judged_by": query}
+        return {
+            "ok": True,
+            "mechanism": "breaker",
+            "breaker": f"{dc}/{pool}",
+            "opened_after_s": took,
+            "judged_by": query,
+        }
     opened = [
         t for t, s in components.breaker_transitions(dc, pool) if s == "open" and t >= anchor.injected_at
     ]
@@ -46,7 +52,7 @@ def breaker_opened_within(
         raise ActivityFailed(
             f"breaker {dc}/{pool} opened {delay:.2f}s after the fault, later than {within_s:g}s"
         )
-    return {"ok": True, "breaker": f"{dc}/{pool}", "opened_after_s": delay}
+    return {"ok": True, "mechanism": "breaker", "breaker": f"{dc}/{pool}", "opened_after_s": delay}
 
 
 def breaker_closed_within(
@@ -72,7 +78,13 @@ def breaker_closed_within(
             raise ActivityFailed(
                 f"breaker {dc}/{pool} has not stayed closed since the fault was reverted: {query!r} is true"
             )
-        return {"ok": True, "breaker": f"{dc}/{pool}", "closed_after_s": took, "judged_by": query}
+        return {
+            "ok": True,
+            "mechanism": "breaker",
+            "breaker": f"{dc}/{pool}",
+            "closed_after_s": took,
+            "judged_by": query,
+        }
     transitions = components.breaker_transitions(dc, pool)
     closed = [t for t, s in transitions if s == "closed" and t >= anchor.reverted_at]
     current = transitions[-1][1] if transitions else "closed"
@@ -85,4 +97,4 @@ def breaker_closed_within(
         raise ActivityFailed(
             f"breaker {dc}/{pool} closed {delay:.2f}s after recovery, later than {within_s:g}s"
         )
-    return {"ok": True, "breaker": f"{dc}/{pool}", "closed_after_s": delay}
+    return {"ok": True, "mechanism": "breaker", "breaker": f"{dc}/{pool}", "closed_after_s": delay}

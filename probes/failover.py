@@ -41,14 +41,21 @@ def failed_over_within(
             raise ActivityFailed(
                 f"{dc} was not failed over within the RTO of {rto_s:g}s ({anchor.description}): {query!r} stayed true"
             )
-        return {"ok": True, "dc": dc, "failover_s": took, "judged_by": query}
+        return {
+            "ok": True,
+            "mechanism": "failover",
+            "dc": dc,
+            "rto_s": took,
+            "failover_s": took,
+            "judged_by": query,
+        }
     down = [t["at"] for t in _transitions(dc) if not t["healthy"] and t["at"] >= anchor.injected_at]
     if not down:
         raise ActivityFailed(f"the edge never failed {dc} over after the outage ({anchor.description})")
     took = down[0] - anchor.injected_at
     if took > rto_s:
         raise ActivityFailed(f"{dc} failed over after {took:.2f}s, beyond the RTO of {rto_s:g}s")
-    return {"ok": True, "dc": dc, "failover_s": took}
+    return {"ok": True, "mechanism": "failover", "dc": dc, "rto_s": took, "failover_s": took}
 
 
 def failed_back_within(
@@ -72,7 +79,7 @@ def failed_back_within(
             raise ActivityFailed(
                 f"{dc} was not taken back within {within_s:g}s of the outage ending: {query!r}"
             )
-        return {"ok": True, "dc": dc, "failback_s": took, "judged_by": query}
+        return {"ok": True, "mechanism": "failover", "dc": dc, "failback_s": took, "judged_by": query}
     transitions = _transitions(dc)
     back = [t["at"] for t in transitions if t["healthy"] and t["at"] >= anchor.reverted_at]
     if not back or not transitions[-1]["healthy"]:
@@ -80,4 +87,4 @@ def failed_back_within(
     took = back[0] - anchor.reverted_at
     if took > within_s:
         raise ActivityFailed(f"{dc} failed back after {took:.2f}s, later than {within_s:g}s")
-    return {"ok": True, "dc": dc, "failback_s": took}
+    return {"ok": True, "mechanism": "failover", "dc": dc, "failback_s": took}

@@ -9,6 +9,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosdrill import evidence, telemetry
+from chaosdrill.load.measurements import read_windows, select
 
 __all__ = ["tenant_rate_limited"]
 
@@ -39,21 +40,34 @@ def tenant_rate_limited(
             f"tenant {tenant} saw {s.error} errors ({ratio:.2%}, reasons {s.errors}) in window {window!r}; "
             f"the limiter must answer 429, allowed error ratio {max_error_ratio:.2%}"
         )
-    result = {
+    start, end = evidence.window_bounds(window)
+    begin = start if start is not None else evidence.run_started()
+    result: dict = {
         "ok": True,
+        "mechanism": "rate_limit",
         "tenant": tenant,
         "rejected": s.rejected,
         "errors": s.error,
         "completed": s.completed,
+        "first_429_after_s": _first_rejected_after(tenant, begin, end),
     }
     query = telemetry.mechanism("rate_limited", configuration, tenant=tenant)
     if query is not None:
-        start, end = evidence.window_bounds(window)
-        begin = start if start is not None else evidence.run_started()
         until = end if end is not None else time.time()
-        if telemetry.time_until(query, begin, max(until - begin, 0.5), configuration, secrets) is None:
+        took = telemetry.time_until(query, begin, max(until - begin, 0.5), configuration, secrets)
+        if took is None:
             raise ActivityFailed(
                 f"the limiter never counted a 429 for tenant {tenant} in window {window!r}: {query!r}"
             )
+        result["limited_after_s"] = took
         result["judged_by"] = query
     return result
+
+
+def _first_rejected_after(tenant: str, begin: float, end: float | None) -> float | None:
+    """Seconds from ``begin`` to the end of the first measurement window in which ``tenant``
+    got a 429 (the window's resolution: 1 s by default)."""
+    for w, streams in select(read_windows(evidence.measurements_file()), begin, end, tenants=[tenant]):
+        if any(x.rejected for x in streams):
+            return max(0.0, w.t1 - begin)
+    return None

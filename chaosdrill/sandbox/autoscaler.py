@@ -1,5 +1,9 @@
 """The autoscaler: every period, the HPA algorithm per AZ pool, applied by the supervisor.
 
+``POST /admin/paused {"dc": "dc1", "paused": true}`` stops its decisions for that DC's pools
+(they keep the replicas they have) until it is posted ``false``: the ``autoscaler_paused``
+fault, a drill of "what if the HPA were not there?". Exported as ``autoscaler_paused{dc}``.
+
 It reads each live replica's utilization (busy slot-seconds, the sandbox's CPU)
 directly, not through toxiproxy: metrics collection is not the data path, just as
 metrics-server does not go through a Service.
@@ -26,17 +30,24 @@ __all__ = ["Autoscaler", "main"]
 
 
 class Autoscaler:
-    def __init__(self, spec: AutoscalerSpec, state_file: Path) -> None:
+    def __init__(self, spec: AutoscalerSpec, state_file: Path, dcs: tuple[str, ...] = ()) -> None:
         self.spec = spec
         self.state_file = state_file
         self.recommenders: dict[str, Recommender] = {}
         self.decisions: list[dict[str, Any]] = []
+        self.dcs = dcs
+        self.paused: set[str] = set()  # DCs whose pools a drill has taken from the autoscaler
         self.session: aiohttp.ClientSession | None = None
         reg = self.registry = CollectorRegistry()
         self.m_util = Gauge(
             "autoscaler_utilization", "Average utilization of ready replicas", ["pool"], registry=reg
         )
         self.m_desired = Gauge("autoscaler_desired_replicas", "HPA recommendation", ["pool"], registry=reg)
+        self.m_paused = Gauge(
+            "autoscaler_paused", "1 while a drill has paused the autoscaler for a DC", ["dc"], registry=reg
+        )
+        for dc in dcs:
+            self.m_paused.labels(dc).set(0)
 
     async def _utilization(self, port: int) -> float | None:
         assert self.session is not None
@@ -58,6 +69,8 @@ class Autoscaler:
             for az, pool in info["azs"].items():
                 if pool.get("held"):
                     continue  # an AZ outage holds the pool at zero; the HPA must not fight it
+                if dc in self.paused:
+                    continue  # paused by a drill: no decision, the pool keeps what it has
                 name = f"{dc}/{az}"
                 ports = [r["port"] for s in pool["slots"] if (r := s["replica"])]
                 samples = [
@@ -104,7 +117,30 @@ class Autoscaler:
             await asyncio.sleep(self.spec.period_s)
 
     async def admin_state(self, _request: web.Request) -> web.Response:
-        return web.json_response({"enabled": self.spec.enabled, "decisions": self.decisions})
+        return web.json_response(
+            {"enabled": self.spec.enabled, "paused": sorted(self.paused), "decisions": self.decisions}
+        )
+
+    async def admin_paused(self, request: web.Request) -> web.Response:
+        """Pause or resume the decisions for one DC; answers its previous and current setting."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        dc = body.get("dc") if isinstance(body, dict) else None
+        paused = body.get("paused") if isinstance(body, dict) else None
+        if dc not in self.dcs or not isinstance(paused, bool):
+            known = ", ".join(self.dcs)
+            return web.json_response(
+                {"error": f'body must be {{"dc": one of {known}, "paused": true|false}}'}, status=400
+            )
+        previous = dc in self.paused
+        if paused:
+            self.paused.add(dc)
+        else:
+            self.paused.discard(dc)
+        self.m_paused.labels(dc).set(1 if paused else 0)
+        return web.json_response({"dc": dc, "previous": previous, "paused": paused})
 
     async def on_started(self) -> None:
         self.session = aiohttp.ClientSession()
@@ -113,6 +149,7 @@ class Autoscaler:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/admin/state", self.admin_state)
+        app.router.add_post("/admin/paused", self.admin_paused)
         app.router.add_get("/metrics", metrics_handler(self.registry))
         return app
 
@@ -123,7 +160,7 @@ def main() -> None:
     ap.add_argument("--state", required=True, type=Path)
     args = ap.parse_args()
     topo = topology_from_dict(json.loads(args.topology))
-    scaler = Autoscaler(topo.autoscaler, args.state)
+    scaler = Autoscaler(topo.autoscaler, args.state, tuple(topo.dcs))
     run_service(scaler.app(), 0, scaler.on_started)
 
 

@@ -4,6 +4,14 @@ Each user has a home DC (the cell). When a DC fails its health checks, its cells
 to the next healthy DC in ring order; when it has passed ``healthy_after`` checks in a
 row again, they fail back. Transitions are timestamped on /admin/state so a probe can
 measure time-to-failover (the RTO) from the fault's start.
+
+``POST /admin/health-checks {"dc": "dc2", "enabled": false}`` stops the health checks of one
+DC (it keeps the health it has, so its cells stay where they are) until they are enabled
+again: the ``health_checks_off`` fault, a drill of "what if failover were not there?".
+Refused requests are still retried on the next DC.
+
+Degraded answers (the gateway's ``X-Chaosdrill-Degraded``) are counted by the DC that served
+them (``edge_degraded_total``), so a fallback is judged on the DC that gave it.
 """
 
 import argparse
@@ -12,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +35,9 @@ from chaosdrill.sandbox.topology import EdgeSpec, topology_from_dict
 __all__ = ["Edge", "home_dc_index", "main"]
 
 FORWARD_REQUEST = ("X-Tenant", "X-User", "X-Priority", "Content-Type")
-FORWARD_RESPONSE = ("Retry-After", "X-Chaosdrill-Degraded", "X-Chaosdrill-Shed", "Content-Type")
+DEGRADED_HEADER = "X-Chaosdrill-Degraded"
+DEGRADED_KINDS = ("cache", "busy")
+FORWARD_RESPONSE = ("Retry-After", DEGRADED_HEADER, "X-Chaosdrill-Shed", "Content-Type")
 NO_DC = "none"  # the ``dc`` label of an answer no data center gave (no healthy DC left)
 # The statuses the sandbox answers with, created at zero so that rate() sees the first error:
 # a counter series born at its first increment loses that increment to rate().
@@ -49,6 +60,16 @@ class DcHealth:
     fails: int = 0
     passes: int = 0
     transitions: list[dict[str, object]] = field(default_factory=list)
+    # [second, degraded answers served in it], the last 15 minutes: the probes' account of a
+    # DC's fallback when no Prometheus is at hand.
+    degraded: deque[list[int]] = field(default_factory=lambda: deque(maxlen=900))
+
+    def count_degraded(self, now: float) -> None:
+        second = int(now)
+        if self.degraded and self.degraded[-1][0] == second:
+            self.degraded[-1][1] += 1
+        else:
+            self.degraded.append([second, 1])
 
 
 class Edge:
@@ -57,6 +78,7 @@ class Edge:
         self.state_file = state_file
         self.order = dcs
         self.health = {dc: DcHealth(dc) for dc in dcs}
+        self.unchecked: set[str] = set()  # DCs whose health checks a drill has stopped
         self.session: aiohttp.ClientSession | None = None
         reg = self.registry = CollectorRegistry()
         self.m_routed = Counter("edge_requests_total", "Requests by serving DC", ["dc", "home"], registry=reg)
@@ -68,8 +90,17 @@ class Edge:
             ["home"],
             registry=reg,
         )
+        self.m_checks = Gauge(
+            "edge_health_checks_enabled", "0 while a drill has stopped a DC's checks", ["dc"], registry=reg
+        )
+        self.m_degraded = Counter(
+            "edge_degraded_total", "Degraded answers users got, by serving DC", ["dc", "kind"], registry=reg
+        )
         for dc in dcs:
+            self.m_checks.labels(dc).set(1)
             self.m_away.labels(dc)
+            for kind in DEGRADED_KINDS:
+                self.m_degraded.labels(dc, kind)
             # Exported at 0 from the start: a counter born at its first failure would lose that
             # first increase to rate(), and a DC failed over within a second would never page.
             self.m_failed.labels(dc)
@@ -136,7 +167,8 @@ class Edge:
         while True:
             with contextlib.suppress(OSError, ValueError, KeyError):
                 self._refresh_urls()
-            await asyncio.gather(*(self._check(h) for h in self.health.values()))
+            checked = [h for h in self.health.values() if h.name not in self.unchecked]
+            await asyncio.gather(*(self._check(h) for h in checked))
             await asyncio.sleep(self.spec.health_interval_s)
 
     async def generate(self, request: web.Request) -> web.Response:
@@ -188,15 +220,47 @@ class Edge:
             self.m_routed.labels(target.name, home).inc()
             if target.name != home:
                 self.m_away.labels(home).inc()
+            degraded = resp.headers.get(DEGRADED_HEADER)
+            if degraded is not None and resp.status == 200:
+                self.m_degraded.labels(target.name, degraded[:16]).inc()
+                target.count_degraded(time.time())
             return web.Response(body=payload, status=resp.status, headers=out)
 
     async def admin_state(self, _request: web.Request) -> web.Response:
         return web.json_response(
             {
-                dc: {"healthy": h.healthy, "url": h.url, "transitions": h.transitions}
+                dc: {
+                    "healthy": h.healthy,
+                    "url": h.url,
+                    "transitions": h.transitions,
+                    "degraded": list(h.degraded),
+                }
                 for dc, h in self.health.items()
             }
         )
+
+    async def admin_health_checks(self, request: web.Request) -> web.Response:
+        """``GET``: the DCs whose health checks are stopped; ``POST {"dc", "enabled"}``: switch one."""
+        if request.method == "GET":
+            return web.json_response({"stopped": sorted(self.unchecked)})
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        dc = body.get("dc") if isinstance(body, dict) else None
+        enabled = body.get("enabled") if isinstance(body, dict) else None
+        if dc not in self.health or not isinstance(enabled, bool):
+            known = ", ".join(self.order)
+            return web.json_response(
+                {"error": f'body must be {{"dc": one of {known}, "enabled": true|false}}'}, status=400
+            )
+        previous = dc not in self.unchecked
+        if enabled:
+            self.unchecked.discard(dc)
+        else:
+            self.unchecked.add(dc)
+        self.m_checks.labels(dc).set(1 if enabled else 0)
+        return web.json_response({"dc": dc, "previous": previous, "enabled": enabled})
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -213,6 +277,8 @@ class Edge:
         app.router.add_post("/v1/generate", self.generate)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/admin/state", self.admin_state)
+        app.router.add_get("/admin/health-checks", self.admin_health_checks)
+        app.router.add_post("/admin/health-checks", self.admin_health_checks)
         app.router.add_get("/metrics", metrics_handler(self.registry))
         return app
 

@@ -44,6 +44,9 @@ MECHANISMS: dict[str, dict[str, Any]] = {
         "labels": ["dc"],
     },
     "dc_healthy": {"query": 'max(edge_dc_healthy{dc="{dc}"}) == 1', "labels": ["dc"]},
+    # A counter selector, not a verdict: the degraded answers users got from the DC, counted
+    # where the edge stamps the serving DC (probes take its increase over the fault window).
+    "degraded_answers": {"query": 'edge_degraded_total{dc="{dc}"}', "labels": ["dc"]},
 }
 
 

@@ -16,6 +16,7 @@ MECHANISMS = (
     "ready_replicas",
     "cache_bypassed",
     "dc_healthy",
+    "degraded_answers",
 )
 # Only these three tokens are placeholders: PromQL itself is full of braces.
 PLACEHOLDER = re.compile(r"\{(dc|pool|tenant)\}")

@@ -55,6 +55,10 @@ def assert_pristine(state: dict[str, Any]) -> None:
     for dc, info in state["dcs"].items():
         defences = requests.get(f"{info['gateway']['url']}/admin/state", timeout=5).json()["defences"]
         assert all(defences.values()), f"{dc}: {defences}"
+    # the negative controls' other switches: the autoscaler decides for every DC again, and
+    # the edge health-checks every DC again
+    assert requests.get(f"{state['autoscaler']['url']}/admin/state", timeout=5).json()["paused"] == []
+    assert requests.get(f"{state['edge']['url']}/admin/health-checks", timeout=5).json()["stopped"] == []
     assert default_ledger().replay() == []
 
 

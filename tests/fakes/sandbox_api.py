@@ -10,6 +10,8 @@ every server the kinds talk to:
   real server's codes (404 for an unknown proxy or toxic, 409 for a toxic name already
   there, 204 with no body for a delete);
 - each DC's gateway at ``http://gw-<dc>.fake``: ``GET /admin/state``, ``POST /admin/defences``;
+- the autoscaler at ``http://autoscaler.fake``: ``GET /admin/state``, ``POST /admin/paused``;
+- the edge at ``http://edge.fake``: ``GET``/``POST /admin/health-checks``;
 - the supervisor at ``http://supervisor.fake``: ``POST /hold`` (a held pool's replicas
   leave the state) and ``POST /gateway`` (a stopped gateway's ``gateway`` becomes null);
 - every replica link's listen address: ``GET /healthz`` through the proxy, which feels the
@@ -21,7 +23,8 @@ table: a killed replica is dead, and the supervisor respawns it under a new pid.
 
 Knobs make a server accept a change and not do it, for the verification tests:
 ``ignore_toxics``, ``ignore_proxy_updates``, ``defences_ignore``, ``hold_ignored``,
-``gateway_ignored``, ``unkillable`` and ``latency_felt_ms``.
+``gateway_ignored``, ``switches_ignored`` (autoscaler pause, edge health checks),
+``unkillable`` and ``latency_felt_ms``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.errors import BadInput, NotRunning
 
 __all__ = [
+    "AUTOSCALER_URL",
+    "EDGE_URL",
     "SUPERVISOR_API",
     "TOXIPROXY_API",
     "Call",
@@ -57,6 +62,8 @@ __all__ = [
 
 TOXIPROXY_API = "http://toxiproxy.fake"
 SUPERVISOR_API = "http://supervisor.fake"
+AUTOSCALER_URL = "http://autoscaler.fake"
+EDGE_URL = "http://edge.fake"
 TOXIC_TYPES = frozenset(
     {"latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data"}
 )
@@ -104,6 +111,7 @@ class FakeSandbox:
         defences_ignore: bool = False,
         hold_ignored: bool = False,
         gateway_ignored: bool = False,
+        switches_ignored: bool = False,
         unkillable: Iterable[int] = (),
         latency_felt_ms: float | None = None,
         respawn: bool = True,
@@ -113,6 +121,9 @@ class FakeSandbox:
         self.defences_ignore = defences_ignore
         self.hold_ignored = hold_ignored
         self.gateway_ignored = gateway_ignored
+        self.switches_ignored = switches_ignored
+        self.paused: set[str] = set()  # DCs the autoscaler leaves alone
+        self.unchecked: set[str] = set()  # DCs the edge no longer health-checks
         self.unkillable = set(unkillable)
         self.latency_felt_ms = latency_felt_ms
         self.respawn = respawn
@@ -177,6 +188,8 @@ class FakeSandbox:
             "ready": True,
             "supervisor": {"pid": self._spawn(), "api": SUPERVISOR_API},
             "toxiproxy": {"api": TOXIPROXY_API, "pid": self._spawn()},
+            "edge": {"url": EDGE_URL, "pid": self._spawn()},
+            "autoscaler": {"url": AUTOSCALER_URL, "pid": self._spawn()},
             "dcs": {},
         }
         for dc in dcs:
@@ -390,6 +403,12 @@ class FakeSandboxAdapter(BaseAdapter):
             return self._dispatch(self._toxiproxy, method, path, body, timeout)
         if f"http://{host}" == SUPERVISOR_API:
             return self._dispatch(self._supervisor, method, path, body, timeout)
+        if f"http://{host}" == AUTOSCALER_URL and self.fake.state.get("autoscaler"):
+            return self._switch(method, path, body, "/admin/paused", "paused", self.fake.paused, on=False)
+        if f"http://{host}" == EDGE_URL and self.fake.state.get("edge"):
+            return self._switch(
+                method, path, body, "/admin/health-checks", "enabled", self.fake.unchecked, on=True
+            )
         for dc, info in self.fake.state["dcs"].items():
             if host == gateway_host(dc):
                 if info["gateway"] is None:
@@ -499,6 +518,29 @@ class FakeSandboxAdapter(BaseAdapter):
         else:
             previous = self.fake.run_gateway(str(dc), running)
         return _Answer(200, {"dc": dc, "previous": previous, "running": running})
+
+    # ------------------------------------------------------------------ per-DC switches
+
+    def _switch(
+        self, method: str, path: str, body: Json, post_path: str, field: str, off: set[str], on: bool
+    ) -> _Answer:
+        """The autoscaler's pause (``on=False``: ``paused`` true turns it off) or the edge's
+        health checks (``on=True``: ``enabled`` false turns them off), per DC."""
+        if method == "GET" and path in ("/admin/state", "/admin/health-checks"):
+            return _Answer(200, {"paused" if field == "paused" else "stopped": sorted(off)})
+        if (method, path) != ("POST", post_path):
+            return _Answer(404, text="404: Not Found")
+        body = body if isinstance(body, dict) else {}
+        dc, value = body.get("dc"), body.get(field)
+        if dc not in self.fake.state["dcs"] or not isinstance(value, bool):
+            return _Answer(400, {"error": f"unknown dc {dc!r} or {field} not a boolean"})
+        previous = dc not in off if on else dc in off
+        if not self.fake.switches_ignored:
+            if value is on:
+                off.discard(dc)
+            else:
+                off.add(dc)
+        return _Answer(200, {"dc": dc, "previous": previous, field: value})
 
     # ------------------------------------------------------------------ gateways
 

@@ -101,8 +101,19 @@ def test_surge_and_defences(sandbox: dict[str, Any], capsys: pytest.CaptureFixtu
     assert _activity(plan, "method[0]")["details"]["streams"] == [
         {"name": "burst", "rate": 30, "new_rate": 150.0}
     ]
-    rc, plan = _preflight(REPO / "experiments/sandbox/breaker-disabled-must-fail.yaml", capsys)
+    rc, plan = _preflight(REPO / "experiments/sandbox/guardrail-abort.yaml", capsys)
     assert _activity(plan, "method[0]")["details"]["defences_off"] == ["breaker", "fallback"]
+    rc, plan = _preflight(REPO / "experiments/sandbox/breaker-disabled-must-fail.yaml", capsys)
+    assert _activity(plan, "method[0]")["details"]["defences_off"] == ["breaker"]
+    # the negative controls' own switches: planned, nothing touched
+    rc, plan = _preflight(REPO / "experiments/sandbox/autoscaler-paused-must-fail.yaml", capsys)
+    assert rc == 0
+    assert [_activity(plan, f"method[{i}]")["details"] for i in range(3)] == [
+        {"autoscaler_paused": dc} for dc in ("dc1", "dc2", "dc3")
+    ]
+    rc, plan = _preflight(REPO / "experiments/sandbox/failover-disabled-must-fail.yaml", capsys)
+    assert rc == 0
+    assert _activity(plan, "method[0]")["details"] == {"health_checks_off": "dc2"}
 
 
 def _variant(tmp_path: Path, source: str, edit: Any) -> Path:
