@@ -141,11 +141,13 @@ def replicas_svg(points: Sequence[tuple[float, float]], origin: float | None, ti
     """A small step chart of ready replicas over time, or None with fewer than one point.
 
     ``t`` values that look like epoch seconds are drawn as seconds since ``origin`` (the
-    experiment's start); smaller ones are taken as already relative.
+    experiment's start); smaller ones are the probe's own, seconds since the fault (or the
+    revert) it timed, and drawn as they are.
     """
     if not points:
         return None
-    xs = [t - origin if origin is not None and t > 1e9 else t for t, _ in points]
+    epoch = origin is not None and points[0][0] > 1e9
+    xs = [t - origin if origin is not None and epoch else t for t, _ in points]
     ys = [n for _, n in points]
     fig = Figure(figsize=(4.2, 1.8), layout="constrained")
     FigureCanvasSVG(fig)
@@ -153,7 +155,8 @@ def replicas_svg(points: Sequence[tuple[float, float]], origin: float | None, ti
     (line,) = axis.step(xs, ys, where="post", color="#1565c0", marker=".", lw=1.5)
     line.set_gid("replicas")
     axis.set_ylim(bottom=0, top=max(ys) * 1.15 + 0.5)
-    axis.set_xlabel("s", fontsize="small")
+    # relative times are the probe's own: seconds since the fault (or its revert) it timed
+    axis.set_xlabel("s since the start" if epoch else "s since the fault event", fontsize="small")
     axis.set_ylabel("ready", fontsize="small")
     axis.set_title(title, loc="left", fontsize="small")
     axis.tick_params(labelsize="x-small")

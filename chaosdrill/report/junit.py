@@ -10,7 +10,9 @@ output says ``skipped``, e.g. a mechanism probe before any fault) is ``<skipped>
 A negative control (an experiment that expects to deviate, fail or be interrupted) *must*
 see probes fail; there a failed probe is the evidence the control worked, so it passes and
 says so, and only the ``outcome`` testcase fails when the run did not end as expected. That
-keeps the XML in step with the drill's exit code. A run that broke without a journal is a
+keeps the XML in step with the drill's exit code. A probe the control names in
+``expect.failing_probes`` is the exception: after the method it must fail, and it is a
+``<failure>`` when it passed. A run that broke without a journal is a
 single ``<error>`` (a finding about the drill, not about the system).
 """
 
@@ -75,8 +77,16 @@ def _probe_case(suite: ET.Element, result: ExperimentResult, probe: ProbeRun) ->
         failure = ET.SubElement(case, "failure", message=probe.message, type="ProbeFailed")
         failure.text = f"{probe.provider}: {probe.message}"
         return "failure"
+    required = probe.name in result.must_fail and probe.phase in ("after", "method")
+    if required and probe.verdict == "passed":
+        message = "this negative control requires the probe to fail, and it passed"
+        failure = ET.SubElement(case, "failure", message=message, type="ProbeDidNotFail")
+        failure.text = f"{probe.provider}: {probe.message}"
+        return "failure"
     out = ET.SubElement(case, "system-out")
-    if probe.verdict == "failed":
+    if required:
+        out.text = f"failed, as this negative control requires: {probe.message}"
+    elif probe.verdict == "failed":
         out.text = f"failed, as this negative control expects ({result.expected.value}): {probe.message}"
     else:
         out.text = f"{probe.provider}: {probe.message}"

@@ -165,6 +165,7 @@ class ExperimentResult:
     p99_ms: float | None = None
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    must_fail: tuple[str, ...] = ()  # a negative control's ``expect.failing_probes``
     probes: tuple[ProbeRun, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     guarded: bool | None = None  # None: unknown (no journal)
@@ -402,6 +403,10 @@ def load_result(
             notes.append("the experiment declares no expected outcome; 'completed' assumed")
         expected = expectation.status
     actual = outcome_of(journal)
+    try:
+        must_fail = expectation_of(experiment, str(journal_path), default=Status.COMPLETED).failing_probes
+    except BadInput:
+        must_fail = ()  # judged by the caller's expectation; the file was validated before the run
     if actual is Status.FAILED and journal.get("status") == "completed":
         notes.append("the steady state was not met before the method, so nothing was tested")
     raw_extra = journal.get("chaosdrill")
@@ -434,6 +439,7 @@ def load_result(
         evidence=tuple(_evidence(runs, ledger) + _guardrail_evidence(extra)),
         guarded=guarded,
         guard_note=guard_note,
+        must_fail=must_fail,
         faults=tuple(_actions(journal.get("run"), "method")),
         rollbacks=tuple(_actions(journal.get("rollbacks"), "rollback")),
         ledger_faults=tuple(ledger),

@@ -348,3 +348,36 @@ def test_a_tripped_guardrail_is_evidence_with_its_moments(tmp_path: Path) -> Non
         )
     )
     assert result.evidence == () and any("no load" in n for n in result.notes)
+
+
+def test_a_probe_the_control_requires_to_fail_is_a_failure_when_it_passed(tmp_path: Path) -> None:
+    extension = {"expect": {"status": "deviated", "failing_probes": ["breaker-opened"]}}
+    slo_failed = _probe("availability", "probes.slo", None, status="failed", error="below the SLO")
+    breaker_passed = _probe("breaker-opened", "probes.breaker", BREAKER_OPENED)
+    journal = _journal(
+        tmp_path / "elsewhere",
+        expect="deviated",
+        before=[_probe("breaker-opened", "probes.breaker", SKIP)],
+        after=[slo_failed, breaker_passed],
+        deviated=True,
+        extension=extension,
+    )
+    doc = json.loads(journal.read_text())
+    doc["experiment"]["steady-state-hypothesis"] = {
+        "probes": [{"type": "probe", "name": "availability"}, {"type": "probe", "name": "breaker-opened"}]
+    }
+    journal.write_text(json.dumps(doc))
+    result = load_result(journal)
+    assert result.must_fail == ("breaker-opened",)
+    assert result.actual is not None and result.actual.value == "deviated-elsewhere" and not result.passed
+    root = ET.fromstring(write_reports([result], tmp_path / "out", title="t").junit.read_text())
+    after = root.find("testsuite/testcase[@classname='elsewhere.after'][@name='breaker-opened']")
+    assert after is not None
+    failure = after.find("failure")
+    assert failure is not None and "requires the probe to fail" in str(failure.get("message"))
+    slo = root.find("testsuite/testcase[@name='availability'][@classname='elsewhere.after']")
+    assert slo is not None and slo.find("failure") is None  # collateral in a control: not a finding
+    # before the method the named probe skipped: no requirement there
+    before = root.find("testsuite/testcase[@classname='elsewhere.before']")
+    assert before is not None and before.find("skipped") is not None
+    assert root.get("failures") == "2"  # the outcome and the probe that did not fail
