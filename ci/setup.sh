@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: the pinned Python environment, redis-server,
-# prometheus, prometheus-alertmanager, nginx and prometheus-nginx-exporter from apt when
-# missing, and the pinned Go tools.
+# prometheus, prometheus-alertmanager, nginx, prometheus-nginx-exporter and chromium from apt
+# when missing, and the pinned Go tools.
 # A second run only checks stamps and takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,8 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-aler
 # The GameDay tests drive `chaosdrill rehearse` through a real terminal.
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v prometheus-nginx-exporter >/dev/null 2>&1 || need_apt+=(prometheus-nginx-exporter)
+# The report check (tests/integration/test_report_browser.py) loads the HTML report in headless Chromium.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

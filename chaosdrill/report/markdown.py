@@ -1,10 +1,11 @@
 """A Markdown report: the same verdicts as the HTML, readable in a PR comment or a terminal."""
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from chaosdrill.report.formatting import fmt_ms, fmt_pct, fmt_s
-from chaosdrill.report.model import ExperimentResult
+from chaosdrill.report.formatting import fmt_ms, fmt_pct, fmt_s, guarded_text
+from chaosdrill.report.model import Evidence, ExperimentResult
 
 __all__ = ["render_markdown", "write_markdown"]
 
@@ -15,6 +16,24 @@ def _cell(text: str) -> str:
 
 def _live(seconds: float | None) -> str:
     return "" if seconds is None else f" (live {fmt_s(seconds)})"
+
+
+def _clock(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S UTC")
+
+
+def _evidence_line(e: Evidence, started: float | None) -> str:
+    facts = [f"{m.label} {m.text}" for m in e.measures]
+    for key, at in e.moments:
+        since = f" (t+{fmt_s(at - started)})" if started is not None else ""
+        facts.append(f"{key.replace('_', ' ')} {_clock(at)}{since}")
+    if e.replicas:
+        facts.append("replicas " + " → ".join(f"{n:g}" for _, n in e.replicas))
+    line = f"| {_cell(e.mechanism)} | {e.verdict} | `{_cell(e.probe)}` ({e.phase}) | {_cell(e.subject)} | "
+    line += _cell("; ".join(facts))
+    if e.message:
+        line += ("; " if facts else "") + _cell(e.message)
+    return line + " |"
 
 
 def render_markdown(results: Sequence[ExperimentResult], title: str) -> str:
@@ -35,8 +54,19 @@ def render_markdown(results: Sequence[ExperimentResult], title: str) -> str:
         )
     for r in results:
         lines += ["", f"## {r.name}: {r.title}", ""]
+        guard = f"Guarded: **{guarded_text(r.guarded)}**"
+        lines += [guard + (f" ({_cell(r.guard_note)})" if r.guard_note else ""), ""]
         if r.error:
             lines.append(f"**Error:** {r.error}")
+        if r.evidence:
+            lines += [
+                "Mechanisms:",
+                "",
+                "| mechanism | verdict | probe | subject | evidence |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [_evidence_line(e, r.started) for e in r.evidence]
+            lines.append("")
         if r.detections:
             lines += ["Detection:", ""]
             lines += [
@@ -46,9 +76,9 @@ def render_markdown(results: Sequence[ExperimentResult], title: str) -> str:
                 for d in r.detections
             ]
             lines.append("")
-        if r.failed_probes:
-            lines += ["Failed probes:", ""]
-            lines += [f"- ({p.phase}) `{p.name}`: {_cell(p.message)}" for p in r.failed_probes]
+        if r.probes:
+            lines += [f"Probes ({len(r.failed_probes)} failed of {len(r.probes)}):", ""]
+            lines += [f"- ({p.phase}) `{p.name}` **{p.verdict}**: {_cell(p.message)}" for p in r.probes]
             lines.append("")
         if r.faults or r.ledger_faults:
             lines += ["Faults injected:", ""]

@@ -12,7 +12,7 @@ service keeping its promise to everyone else.
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,27 @@ from chaosdrill import slo
 from chaosdrill.errors import BadInput
 from chaosdrill.expectation import Status, expectation_of, outcome_of
 from chaosdrill.load import measurements
+from chaosdrill.report.probes import (
+    FROM_INJECTION,
+    FROM_REVERT,
+    Evidence,
+    Measure,
+    ProbeRun,
+    evidence_of,
+    probe_runs,
+    unit_of,
+)
+
+GUARDRAIL_CONTROL = "chaosdrill.controls.guardrail"
 
 __all__ = [
     "Detection",
+    "Evidence",
     "ExperimentResult",
     "FailedProbe",
     "FaultRecord",
     "LedgerFault",
+    "ProbeRun",
     "Window",
     "availability_of",
     "load_result",
@@ -72,6 +86,7 @@ class LedgerFault:
     injected_at: float | None = None
     reverted_at: float | None = None
     how: str = ""
+    kind: str = ""
 
     @property
     def live_s(self) -> float | None:
@@ -150,6 +165,11 @@ class ExperimentResult:
     p99_ms: float | None = None
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    must_fail: tuple[str, ...] = ()  # a negative control's ``expect.failing_probes``
+    probes: tuple[ProbeRun, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    guarded: bool | None = None  # None: unknown (no journal)
+    guard_note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -181,43 +201,83 @@ def _last_line(exc: Any) -> str:
     return str(exc).strip() if exc else ""
 
 
-def _probe_message(entry: Mapping[str, Any]) -> str:
-    if entry.get("status") != "succeeded":
-        return _last_line(entry.get("exception")) or f"status {entry.get('status')}"
-    tolerance = (entry.get("activity") or {}).get("tolerance")
-    return f"output {json.dumps(entry.get('output'), default=str)[:300]} not within tolerance {tolerance!r}"
+def _failed_probes(runs: Sequence[ProbeRun]) -> list[FailedProbe]:
+    return [FailedProbe(r.phase, r.name, r.message) for r in runs if r.verdict == "failed"]
 
 
-def _failed_probes(journal: Mapping[str, Any]) -> list[FailedProbe]:
-    out: list[FailedProbe] = []
-    states = journal.get("steady_states") or {}
-    for phase in ("before", "after"):
-        state = states.get(phase) or {}
-        for entry in state.get("probes") or []:
-            if entry.get("status") != "succeeded" or entry.get("tolerance_met") is False:
-                out.append(
-                    FailedProbe(phase, (entry.get("activity") or {}).get("name", "?"), _probe_message(entry))
-                )
-    for state in states.get("during") or []:
-        for entry in (state or {}).get("probes") or []:
-            if entry.get("status") != "succeeded" or entry.get("tolerance_met") is False:
-                out.append(
-                    FailedProbe(
-                        "during", (entry.get("activity") or {}).get("name", "?"), _probe_message(entry)
-                    )
-                )
-    for phase in ("run", "rollbacks"):
-        for entry in journal.get(phase) or []:
-            activity = entry.get("activity") or {}
-            if activity.get("type") == "probe" and entry.get("status") != "succeeded":
-                out.append(
-                    FailedProbe(
-                        "method" if phase == "run" else "rollback",
-                        activity.get("name", "?"),
-                        _probe_message(entry),
-                    )
-                )
-    return out
+def _anchored(evidence: Evidence, faults: Sequence[LedgerFault]) -> Evidence:
+    """Add the moments a delay implies: the probe timed it from the latest fault (of its
+    ``fault_kind``) being injected or reverted, as the ledger recorded those."""
+    matching = [f for f in faults if f.injected_at is not None]
+    if evidence.fault_kind is not None:
+        matching = [f for f in matching if f.kind == evidence.fault_kind]
+    if not matching:
+        return evidence
+    anchor = max(matching, key=lambda f: f.injected_at or 0.0)
+    have = {key for key, _ in evidence.moments}
+    moments = list(evidence.moments)
+    for m in evidence.measures:
+        if m.key in FROM_INJECTION and FROM_INJECTION[m.key] not in have and anchor.injected_at is not None:
+            moments.append((FROM_INJECTION[m.key], anchor.injected_at + m.value))
+        if m.key in FROM_REVERT and FROM_REVERT[m.key] not in have and anchor.reverted_at is not None:
+            moments.append((FROM_REVERT[m.key], anchor.reverted_at + m.value))
+    return replace(evidence, moments=tuple(moments))
+
+
+def _evidence(runs: Sequence[ProbeRun], faults: Sequence[LedgerFault]) -> list[Evidence]:
+    """Mechanism evidence, leaving out the probes that skipped before the method (no fault yet)."""
+    found = [evidence_of(r) for r in runs if not (r.phase == "before" and r.verdict == "skipped")]
+    return [_anchored(e, faults) for e in found if e is not None]
+
+
+def _guardrail_evidence(extra: Mapping[str, Any]) -> list[Evidence]:
+    """The armed guardrail as a mechanism of its own: whether it tripped, its burn rates,
+    and its moments (errors began, breach seen, faults removed) for the timeline."""
+    section = extra.get("guardrail")
+    if not isinstance(section, Mapping) or section.get("armed") is not True:
+        return []
+    measures: list[Measure] = []
+    moments: list[tuple[str, float]] = []
+    for key, raw in section.items():
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            continue
+        if key.endswith("_at"):
+            moments.append((key, float(raw)))
+        else:
+            measures.append(Measure(key, float(raw), unit_of(key)))
+    return [
+        Evidence(
+            phase="control",
+            probe="chaosdrill-guardrail",
+            mechanism="guardrail",
+            verdict="tripped" if section.get("breached") else "armed",
+            message=str(section.get("error") or ""),
+            measures=tuple(measures),
+            moments=tuple(moments),
+        )
+    ]
+
+
+def _guard(journal: Mapping[str, Any], extra: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """Whether the run was guarded, and why (not): the guardrail's own journal section first,
+    then the controls of the experiment as it ran, then the experiment's opt-out."""
+    section = extra.get("guardrail")
+    if isinstance(section, Mapping) and isinstance(section.get("armed"), bool):
+        if not section["armed"]:
+            return False, str(section.get("reason") or "the guardrail was declared but not armed")
+        return True, "the guardrail tripped and stopped the run" if section.get("breached") else "armed"
+    experiment = journal.get("experiment") or {}
+    controls = experiment.get("controls") or []
+    modules = {((c or {}).get("provider") or {}).get("module") for c in controls if isinstance(c, Mapping)}
+    if GUARDRAIL_CONTROL in modules:
+        return True, "the experiment declares the guardrail control"
+    for ext in experiment.get("extensions") or []:
+        if isinstance(ext, Mapping) and ext.get("name") == "chaosdrill":
+            policy = ext.get("guardrail")
+            if policy is False or (isinstance(policy, Mapping) and policy.get("enabled") is False):
+                reason = policy.get("reason") if isinstance(policy, Mapping) else None
+                return False, f"opted out: {reason}" if reason else "opted out"
+    return False, "no guardrail control in the run"
 
 
 def _provider(activity: Mapping[str, Any]) -> tuple[str, str]:
@@ -266,6 +326,7 @@ def _ledger_faults(extra: Mapping[str, Any]) -> list[LedgerFault]:
                     injected_at=_seconds(fault.get("injected_at")),
                     reverted_at=_seconds(fault.get("reverted_at")),
                     how=str(fault.get("how") or ""),
+                    kind=str(fault.get("kind") or ""),
                 )
             )
         else:
@@ -342,6 +403,10 @@ def load_result(
             notes.append("the experiment declares no expected outcome; 'completed' assumed")
         expected = expectation.status
     actual = outcome_of(journal)
+    try:
+        must_fail = expectation_of(experiment, str(journal_path), default=Status.COMPLETED).failing_probes
+    except BadInput:
+        must_fail = ()  # judged by the caller's expectation; the file was validated before the run
     if actual is Status.FAILED and journal.get("status") == "completed":
         notes.append("the steady state was not met before the method, so nothing was tested")
     raw_extra = journal.get("chaosdrill")
@@ -355,9 +420,12 @@ def load_result(
         else:
             notes.append(f"measurements file {measurements} is missing")
     guardrail = extra.get("guardrail")
-    if isinstance(guardrail, Mapping) and guardrail:
+    if isinstance(guardrail, Mapping) and guardrail.get("armed") is not True and guardrail:
         notes.append("guardrail: " + json.dumps(guardrail, sort_keys=True, default=str))
     duration = journal.get("duration")
+    runs = probe_runs(journal)
+    ledger = _ledger_faults(extra)
+    guarded, guard_note = _guard(journal, extra)
     return ExperimentResult(
         name=name or journal_path.parent.name,
         title=str(experiment.get("title") or journal_path.parent.name),
@@ -366,10 +434,15 @@ def load_result(
         journal_path=journal_path,
         started=_epoch(journal.get("start")),
         duration_s=float(duration) if isinstance(duration, int | float) else None,
-        failed_probes=tuple(_failed_probes(journal)),
+        failed_probes=tuple(_failed_probes(runs)),
+        probes=tuple(runs),
+        evidence=tuple(_evidence(runs, ledger) + _guardrail_evidence(extra)),
+        guarded=guarded,
+        guard_note=guard_note,
+        must_fail=must_fail,
         faults=tuple(_actions(journal.get("run"), "method")),
         rollbacks=tuple(_actions(journal.get("rollbacks"), "rollback")),
-        ledger_faults=tuple(_ledger_faults(extra)),
+        ledger_faults=tuple(ledger),
         detections=tuple(_detections(journal)),
         windows=tuple(windows),
         availability=availability_of(windows),

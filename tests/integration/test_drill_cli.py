@@ -119,8 +119,8 @@ def test_drill_passes_then_fails_and_history_shows_both(workdir: Path) -> None:
     out2 = workdir / "reports" / "mixed"
     done = _chaosdrill("drill", "run", str(mixed), "--no-sandbox", "--out", str(out2), cwd=workdir)
     assert done.returncode == 1, done.stdout + done.stderr
-    suite = ET.parse(out2 / "junit.xml").getroot()
-    failures = {c.get("name"): c.find("failure") for c in suite.iter("testcase")}
+    suites = ET.parse(out2 / "junit.xml").getroot()
+    failures = {s.get("name"): s.find("testcase[@name='outcome']/failure") for s in suites.iter("testsuite")}
     assert failures["holds"] is None
     wrong = failures["wrong"]
     assert wrong is not None and wrong.get("message") == "expected deviated, got completed"

@@ -177,18 +177,28 @@ def test_html_markdown_junit(run_dir: Path, tmp_path: Path) -> None:
 
     html = files.html.read_text(encoding="utf-8")
     assert "unexpected" in html and "as expected" in html
-    assert html.count('<img alt="latency and outcome timeline') == 1  # only the run with measurements
-    assert "data:image/png;base64,iVBOR" in html  # an inlined PNG, no external fetch
-    assert "http://" not in html and "https://" not in html
+    assert html.count('<figure class="chart timeline"') == 1  # only the run with measurements
+    chart = html[html.index('<figure class="chart timeline"') :]
+    assert chart.index("<svg") < chart.index("</figure>")  # an inline SVG, no image to fetch
+    assert 'id="series-p99"' in chart and 'id="bars-error"' in chart
+    assert "<img" not in html and "<script" not in html and "<link" not in html
+    assert "http://" not in html and "https://" not in html and "<?xml" not in html
     assert "add-latency" in html and "p99-below-500ms" in html
     assert "for 5.0 s (reverted by rollback)" in html
 
-    suite = ET.parse(files.junit).getroot()
-    assert suite.get("tests") == "2" and suite.get("failures") == "1"
-    cases = {c.get("name"): c for c in suite.iter("testcase")}
-    failure = cases["latency-az"].find("failure")
+    root = ET.parse(files.junit).getroot()
+    assert root.tag == "testsuites"
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    assert set(suites) == {"latency-az", "steady"}
+    # an outcome testcase and the one probe (after) per experiment
+    assert root.get("tests") == "4" and root.get("failures") == "2"
+    bad_cases = {c.get("name"): c for c in suites["latency-az"].iter("testcase")}
+    failure = bad_cases["outcome"].find("failure")
     assert failure is not None and failure.get("message") == "expected completed, got deviated"
-    assert cases["steady"].find("failure") is None
+    probe_failure = bad_cases["p99-below-500ms"].find("failure")
+    assert probe_failure is not None and "not within tolerance" in str(probe_failure.get("message"))
+    assert bad_cases["p99-below-500ms"].get("classname") == "latency-az.after"
+    assert all(c.find("failure") is None for c in suites["steady"].iter("testcase"))
 
     md = files.markdown.read_text(encoding="utf-8")
     rows = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
