@@ -7,7 +7,7 @@ from chaosdrill.drivers.sandbox import admin_get, gateway_url
 from chaosdrill.errors import ActivityFailed
 from chaosdrill.sandbox.lifecycle import edge_url, require_state
 
-__all__ = ["breaker_transitions", "edge_state", "gateway_state", "supervisor_state"]
+__all__ = ["breaker_transitions", "edge_state", "gateway_state", "replication", "supervisor_state"]
 
 
 def gateway_state(dc: str) -> dict[str, Any]:
@@ -35,3 +35,8 @@ def supervisor_state() -> dict[str, Any]:
 def edge_state() -> dict[str, Any]:
     """The edge's per-DC health and its cell moves."""
     return admin_get(edge_url(require_state()), "/admin/state")
+
+
+def replication() -> dict[str, Any]:
+    """Each DC's session store as the supervisor sees it: primary, members, link, lag."""
+    return admin_get(require_state()["supervisor"]["api"], "/sessions")

@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
-from chaosdrill.drivers.toxiproxy import ToxiproxyClient
 from chaosdrill.sandbox.cells import replica_host
 from chaosdrill.sandbox.topology import Topology
 
@@ -46,6 +45,14 @@ class SpawnedChild(Protocol):
 
 
 Spawn = Callable[[str, str, list[str], bool], Awaitable[SpawnedChild]]
+
+
+class Proxies(Protocol):
+    """The toxiproxy client the supervisor hands in (the sandbox imports no driver)."""
+
+    def create_proxy(self, name: str, upstream: str, listen: str = ...) -> Any: ...
+
+    def update_proxy(self, name: str, **fields: Any) -> Any: ...
 
 
 class SwitchFailed(Exception):
@@ -143,7 +150,7 @@ class SessionStores:
         topo: Topology,
         home: Path,
         spawn: Spawn,
-        toxi: ToxiproxyClient,
+        toxi: Proxies,
         redis_bin: str,
         free_port: Callable[[], int],
     ) -> None:
@@ -245,9 +252,13 @@ class SessionStores:
             if store.primary == dc:
                 other = store.other(dc)
                 if other is None or not other.alive():
-                    raise SwitchFailed(
-                        f"{member.owner}'s state has no live member to promote", await self.status()
+                    # Nothing left to keep: the state was lost with both its members.
+                    await self._run_member(member, None)
+                    self.toxi.update_proxy(member.proxy, upstream=f"127.0.0.1:{member.port}", enabled=True)
+                    store.history.append(
+                        {"at": time.time(), "owner": store.owner, "to": dc, "reason": "restarted empty"}
                     )
+                    continue
                 await self.switch(member.owner, other.host, reason="restart")
             primary = store.members[store.primary]
             self.toxi.update_proxy(store.repl_proxy, upstream=f"127.0.0.1:{primary.port}", enabled=True)
