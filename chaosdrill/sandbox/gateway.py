@@ -23,9 +23,10 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -47,6 +48,7 @@ DEGRADED_HEADER = "X-Chaosdrill-Degraded"
 SEQ_HEADER = "X-Chaosdrill-Seq"
 ACK_HEADER = "X-Chaosdrill-Seq-Ack"
 CELL_HEADER = "X-Chaosdrill-Cell"
+T = TypeVar("T")
 BUSY_MESSAGE = "system busy, please try again later"
 STATE_CODE = {BreakerState.CLOSED: 0, BreakerState.OPEN: 1, BreakerState.HALF_OPEN: 2}
 
@@ -339,28 +341,35 @@ class Gateway:
         except ValueError as e:
             return web.json_response({"error": f"bad {SEQ_HEADER}: {e}", "dc": self.dc}, status=400)
         cell = self._cell(user)
-        for attempt in range(2):
-            try:
-                await self.sessions.write(cell, user, seq)
-                self.m_session.labels("write", "ok").inc()
-                return seq
-            except SessionUnavailable as e:
-                error = str(e)
-                before = self.sessions.routes.get(cell)
-                # A promotion may have moved the primary since the last refresh: look once more.
-                with contextlib.suppress(OSError, KeyError, ValueError):
-                    self.refresh()
-                if attempt or self.sessions.routes.get(cell) == before:
-                    break
-        self.m_session.labels("write", "error").inc()
-        return web.json_response({"error": error, "dc": self.dc}, status=503, headers={CELL_HEADER: cell})
+        try:
+            await self._on_primary(cell, lambda: self.sessions.write(cell, user, seq))
+        except SessionUnavailable as e:
+            self.m_session.labels("write", "error").inc()
+            return web.json_response(
+                {"error": str(e), "dc": self.dc}, status=503, headers={CELL_HEADER: cell}
+            )
+        self.m_session.labels("write", "ok").inc()
+        return seq
+
+    async def _on_primary(self, cell: str, op: Callable[[], Awaitable[T]]) -> T:
+        """``op`` on the cell's primary; if it fails and the routing table has moved since
+        the last refresh (a promotion), once more on the new primary."""
+        before = self.sessions.routes.get(cell)  # the route this attempt takes
+        try:
+            return await op()
+        except SessionUnavailable:
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.refresh()
+            if self.sessions.routes.get(cell) == before:
+                raise
+        return await op()
 
     async def read_session(self, request: web.Request) -> web.Response:
         """``GET /v1/session/{user}``: the user's latest acknowledged seq from their cell's primary."""
         user = request.match_info["user"]
         cell = self._cell(user)
         try:
-            latest, seqs, route = await self.sessions.read(cell, user)
+            latest, seqs, route = await self._on_primary(cell, lambda: self.sessions.read(cell, user))
         except SessionUnavailable as e:
             self.m_session.labels("read", "error").inc()
             return web.json_response(
