@@ -196,6 +196,7 @@ def test_whole_dc_outage_promotes_its_replica_and_fails_back_without_losing_an_a
 
 
 def test_replication_lag_makes_an_outage_lose_recent_acked_writes(in_sync: dict[str, Any]) -> None:
+    """Undone newest first, as the ledger's sweep does: the outage, then the lag."""
     edge = in_sync["edge"]["url"]
     user = users_of("dc1", 1, "lag")[0]
     assert acked(write(edge, user, 1), 1)
@@ -210,18 +211,18 @@ def test_replication_lag_makes_an_outage_lose_recent_acked_writes(in_sync: dict[
         lag = replication()["dc1"]
         assert lag["in_sync"] and lag["lag_bytes"] > 0 and lag["lag_s"] >= 0.3, lag
         out = datacenters.dc_failover("dc1", failback_after_s=0.5, configuration=conf("dc1"))
+        try:
+            assert out["lag_at_outage"]["bytes"] > 0
+            body = read(edge, user)
+            assert body["store"] == "dc2"
+            # Detectable loss: the promoted replica lacks acknowledged writes.
+            assert body["seq"] is not None and body["seq"] < last, (body, last)
+            assert set(range(1, last + 1)) - set(body["seqs"])
+            after_failover = body["seq"]
+        finally:
+            datacenters.dc_failover_rollback("dc1", configuration=conf("dc1"))
     finally:
         latency.remove_latency(dc="dc1", link="redis-repl", configuration=conf("dc1"))
-    try:
-        assert out["lag_at_outage"]["bytes"] > 0
-        body = read(edge, user)
-        assert body["store"] == "dc2"
-        # Detectable loss: the promoted replica lacks acknowledged writes.
-        assert body["seq"] is not None and body["seq"] < last, (body, last)
-        assert set(range(1, last + 1)) - set(body["seqs"])
-        after_failover = body["seq"]
-    finally:
-        datacenters.dc_failover_rollback("dc1", configuration=conf("dc1"))
     body = read(edge, user)
     assert (body["store"], body["seq"]) == ("dc1", after_failover)  # lost stays lost, nothing else
 
