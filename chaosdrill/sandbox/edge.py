@@ -74,6 +74,12 @@ class Edge:
         reg = self.registry = CollectorRegistry()
         self.m_routed = Counter("edge_requests_total", "Requests by serving DC", ["dc", "home"], registry=reg)
         self.m_healthy = Gauge("edge_dc_healthy", "1 when the DC passes health checks", ["dc"], registry=reg)
+        self.m_held = Gauge(
+            "edge_dc_away",
+            "1 while the DC's cells are held on the survivors (failback pending)",
+            ["dc"],
+            registry=reg,
+        )
         self.m_failed = Counter("edge_upstream_errors_total", "Gateway unreachable", ["dc"], registry=reg)
         self.m_away = Counter(
             "edge_served_away_total",
@@ -83,6 +89,7 @@ class Edge:
         )
         for dc in dcs:
             self.m_away.labels(dc)
+            self.m_held.labels(dc).set(0)
             # Exported at 0 from the start: a counter born at its first failure would lose that
             # first increase to rate(), and a DC failed over within a second would never page.
             self.m_failed.labels(dc)
@@ -247,6 +254,7 @@ class Edge:
         if away != previous:
             h.away = away
             h.away_transitions.append({"at": time.time(), "away": away})
+            self.m_held.labels(dc).set(1 if away else 0)
         return web.json_response({"dc": dc, "previous": previous, "away": away, "healthy": h.healthy})
 
     async def healthz(self, _request: web.Request) -> web.Response:
