@@ -432,6 +432,7 @@ class Gateway:
                     ],
                 },
                 "cache_entries": len(self.cache),
+                "sessions": {cell: route.primary for cell, route in sorted(self.sessions.routes.items())},
             }
         )
 

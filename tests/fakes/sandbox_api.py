@@ -699,7 +699,8 @@ class FakeSandboxAdapter(BaseAdapter):
     def _gateway_admin(self, dc: str, method: str, path: str, body: Json) -> _Answer:
         defences = self.fake.defences[dc]
         if (method, path) == ("GET", "/admin/state"):
-            return _Answer(200, {"dc": dc, "defences": dict(defences), "in_flight": 0})
+            routes = {owner: st["primary"] for owner, st in self.fake.state["sessions"].items()}
+            return _Answer(200, {"dc": dc, "defences": dict(defences), "in_flight": 0, "sessions": routes})
         if (method, path) == ("POST", "/admin/defences"):
             changes = {k: body[k] for k in defences if isinstance(body, dict) and k in body}
             if not changes or not all(isinstance(v, bool) for v in changes.values()):

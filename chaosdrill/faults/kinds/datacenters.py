@@ -163,6 +163,7 @@ class DcOutage(FaultKind):
             now = sandbox.fresh().get("sessions", {}).get(owner, {})
             if now.get("primary") != primary:
                 sandbox.post(f"{api}/sessions/promote", {"dc": owner, "to": primary, "reason": "failback"})
+        _wait_gateways_follow(sandbox, dict(state["primaries"]))
         if edge:
             sandbox.post(f"{edge}/admin/away", {"dc": dc, "away": False})
 
@@ -306,6 +307,24 @@ def _wait_failback(sandbox: SandboxDriver, state: "DcOutageUndo") -> None:
                 f"(edge healthy: {healthy}); its cells stay on the survivors. Replication: {last}"
             )
         time.sleep(0.1)
+
+
+def _wait_gateways_follow(sandbox: SandboxDriver, primaries: dict[str, str], timeout_s: float = 5.0) -> None:
+    """Let the cells go home only once every running gateway routes to the restored primaries
+    (they re-read the routing table every 0.25 s); past ``timeout_s``, go on regardless: a
+    stale gateway's writes fail and are retried on the new primary, never acknowledged lost."""
+
+    def followed() -> bool:
+        for dc in sandbox.fresh()["dcs"]:
+            try:
+                routes = sandbox.admin_get(sandbox.gateway_url(dc), "/admin/state").get("sessions")
+            except ActivityFailed:
+                continue  # a gateway not running routes nothing
+            if routes is not None and any(routes.get(o) != p for o, p in primaries.items()):
+                return False
+        return True
+
+    wait_until(followed, timeout_s, interval_s=0.05)
 
 
 class DcOutageUndo(TypedDict, total=False):
