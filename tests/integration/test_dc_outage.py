@@ -22,6 +22,7 @@ from chaosdrill.errors import ActivityFailed
 from chaosdrill.ledger import default_ledger
 from chaosdrill.sandbox import lifecycle
 from chaosdrill.sandbox.cells import home_dc
+from probes import replication as replication_probes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -177,6 +178,7 @@ def test_whole_dc_outage_promotes_its_replica_and_fails_back_without_losing_an_a
 
     stores = replication()
     assert {o: s["primary"] for o, s in stores.items()} == {"dc1": "dc1", "dc2": "dc2", "dc3": "dc3"}
+    assert replication_probes.primaries_at_home()["ok"]
     assert all(s["in_sync"] for s in stores.values()), stores
     assert stores["dc2"]["history"][-1]["planned"] is True  # switched back with writes paused
     # Cells went home only after dc2 had been healthy for failback_after_s.
@@ -240,6 +242,9 @@ def test_a_replica_not_in_sync_refuses_the_outage_with_the_replication_state(in_
     network.disable_links(dc="dc3", link="redis-repl", configuration=conf("dc3"))
     try:
         wait_for(lambda: not replication()["dc3"]["in_sync"], 10, "dc3's replica out of sync")
+        with pytest.raises(ActivityFailed, match="replica of dc3's session state is not in sync"):
+            replication_probes.replication_in_sync("dc3")
+        assert replication_probes.replication_in_sync("dc[12]")["ok"]
         before = len(default_ledger().history())
         with pytest.raises(ActivityFailed, match="replica of dc3's session state is not in sync") as caught:
             datacenters.dc_failover("dc3", configuration=conf("dc3"))
