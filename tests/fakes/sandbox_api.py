@@ -125,6 +125,7 @@ class FakeSandbox:
         self.out_of_sync = set(out_of_sync)
         self.lag_bytes = lag_bytes
         self.away: dict[str, bool] = {}  # the edge's holds
+        self.stale_route_reads = 0  # gateway state reads that still report an old routing table
         self.ignore_toxics = ignore_toxics
         self.ignore_proxy_updates = ignore_proxy_updates
         self.defences_ignore = defences_ignore
@@ -700,6 +701,9 @@ class FakeSandboxAdapter(BaseAdapter):
         defences = self.fake.defences[dc]
         if (method, path) == ("GET", "/admin/state"):
             routes = {owner: st["primary"] for owner, st in self.fake.state["sessions"].items()}
+            if self.fake.stale_route_reads > 0:
+                self.fake.stale_route_reads -= 1
+                routes = dict.fromkeys(routes, "stale")
             return _Answer(200, {"dc": dc, "defences": dict(defences), "in_flight": 0, "sessions": routes})
         if (method, path) == ("POST", "/admin/defences"):
             changes = {k: body[k] for k in defences if isinstance(body, dict) and k in body}

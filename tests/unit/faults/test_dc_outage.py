@@ -99,6 +99,23 @@ def test_rollback_holds_the_cells_until_healthy_then_restores_primaries_then_fai
     assert fake.away == {"dc2": False}
 
 
+def test_cells_go_home_only_once_every_gateway_routes_to_the_restored_primaries(
+    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
+) -> None:
+    inject("dc_failover", {"dc": "dc2", "failback_after_s": 0}, drivers, ledger)
+    fake.calls.clear()
+    fake.stale_route_reads = 5  # the gateways re-read the routing table a little later
+
+    engine.remove("dc_failover", CONF, {"dc": "dc2"}, drivers=drivers, ledger=ledger)
+
+    urls = [(c.method, c.url) for c in fake.calls]
+    promoted = urls.index(("POST", f"{SUPERVISOR_API}/sessions/promote"))
+    home = urls.index(("POST", f"{EDGE_URL}/admin/away"), promoted)
+    reads = [u for m, u in urls[promoted:home] if m == "GET" and u.endswith("/admin/state") and "gw-" in u]
+    assert len(reads) >= 6 and fake.stale_route_reads == 0  # waited past every stale answer
+    assert fake.away == {"dc2": False}
+
+
 def test_rollback_waits_while_the_returning_replica_is_out_of_sync(
     fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
 ) -> None:
