@@ -14,6 +14,7 @@ __all__ = [
     "edge_state",
     "gateway_state",
     "open_spans",
+    "replication",
     "supervisor_state",
 ]
 
@@ -77,3 +78,8 @@ def degraded_served(dc: str, spans: list[tuple[float, float | None]]) -> int:
     if dc not in edge:
         raise ActivityFailed(f"the edge knows no data center {dc!r}; it has {sorted(edge)}")
     return count_in_spans(list(edge[dc].get("degraded") or []), spans)
+
+
+def replication() -> dict[str, Any]:
+    """Each DC's session store as the supervisor sees it: primary, members, link, lag."""
+    return admin_get(require_state()["supervisor"]["api"], "/sessions")

@@ -1,10 +1,12 @@
-"""``chaosdrill sandbox up|down|status [--json]``: the reference service."""
+"""``chaosdrill sandbox up|down|status [--json]``: the reference service; ``chaosdrill sandbox
+redis status|promote DC``: its session-state replication, for runbooks."""
 
 import argparse
 import json
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.drivers.sandbox import SandboxDriver
 from chaosdrill.sandbox import lifecycle
 
 __all__ = ["register"]
@@ -28,6 +30,18 @@ def register(sub: Any) -> None:
     st = ssub.add_parser("status", help="what runs, and where")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=_status)
+    redis = ssub.add_parser("redis", help="session-state replication: status, promote a replica")
+    rsub = redis.add_subparsers(dest="redis_command", required=True)
+    rst = rsub.add_parser("status", help="each DC's primary, replica, link and lag (bytes, seconds)")
+    rst.add_argument("--json", action="store_true")
+    rst.set_defaults(func=_redis_status)
+    promote = rsub.add_parser(
+        "promote", help="promote the replica of DC's session state; the gateways follow at once"
+    )
+    promote.add_argument("dc", help="the DC whose state to promote (its replica lives in the next DC)")
+    promote.add_argument("--to", help="the DC whose member becomes primary (default: the replica's)")
+    promote.add_argument("--json", action="store_true")
+    promote.set_defaults(func=_redis_promote)
 
 
 def _print_status(as_json: bool) -> dict[str, Any]:
@@ -67,3 +81,51 @@ def _down(_args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     st = _print_status(args.json)
     return 0 if st["up"] else 1
+
+
+def _print_replication(stores: dict[str, Any]) -> None:
+    for owner, s in sorted(stores.items()):
+        members = s["members"]
+        primary, replica = s["primary"], s.get("replica")
+        p = members.get(primary, {})
+        line = f"{owner}: primary {primary} ({p.get('role')}, offset {p.get('offset')})"
+        if replica:
+            r = members.get(replica, {})
+            lag_b = "-" if s.get("lag_bytes") is None else f"{s['lag_bytes']} B"
+            lag_s = "-" if s.get("lag_s") is None else f"{s['lag_s']:.3f} s"
+            state = "in sync" if s.get("in_sync") else "NOT in sync"
+            line += (
+                f"  replica {replica} ({r.get('role')}, link {r.get('link') or '-'}, offset {r.get('offset')})"
+                f"  lag {lag_b} / {lag_s}  {state}"
+            )
+        print(line)
+
+
+def _redis_status(args: argparse.Namespace) -> int:
+    stores = SandboxDriver.running().replication()
+    if args.json:
+        print(json.dumps(stores, indent=2, sort_keys=True))
+    else:
+        _print_replication(stores)
+    return 0 if all(s.get("in_sync") for s in stores.values()) else 1
+
+
+def _redis_promote(args: argparse.Namespace) -> int:
+    sandbox = SandboxDriver.running()
+    sandbox.known_dc(args.dc)
+    body = {"dc": args.dc, "reason": "operator"}
+    if args.to:
+        sandbox.known_dc(args.to)
+        body["to"] = args.to
+    out = sandbox.post(f"{sandbox.supervisor_api}/sessions/promote", body)
+    if args.json:
+        print(json.dumps(out, indent=2, sort_keys=True))
+        return 0
+    event = out.get("event") or {}
+    if out.get("changed"):
+        how = "switchover, nothing acknowledged lost" if event.get("planned") else "promotion of a replica"
+        print(f"{args.dc}: primary {event.get('from')} -> {out['primary']} ({how}, {event.get('took_s')} s)")
+    else:
+        print(f"{args.dc}: primary already in {out['primary']}")
+    _print_replication(out.get("replication") or {})
+    return 0

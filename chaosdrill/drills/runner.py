@@ -302,7 +302,9 @@ def _record_rehearsals(history_path: Path, plan: DrillPlan, records: Sequence[di
                 Run(
                     plan=plan.name,
                     scenario=str(found.get("runbook")),
-                    started_at=(datetime.fromtimestamp(float(started), UTC) if started else datetime.now(UTC)).isoformat(),
+                    started_at=(
+                        datetime.fromtimestamp(float(started), UTC) if started else datetime.now(UTC)
+                    ).isoformat(),
                     kind="rehearsal",
                     outcome=_REHEARSAL_OUTCOMES.get(str(found.get("status")), "aborted"),
                     ttd_s=found.get("ttd_s"),

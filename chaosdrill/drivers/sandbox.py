@@ -139,6 +139,13 @@ class SandboxDriver:
                     live = bool(slot.get("replica"))
                     health = f"http://{slot['listen']}/healthz" if live else None
                     out.append(Link(dc, az, "replicas", slot["proxy"], slot["listen"], live, api, health))
+        # Session state: each member's proxy is a "sessions" link of the DC it runs in; each
+        # state's replication link is its owner's "redis-repl" link.
+        for owner, store in (self._state.get("sessions") or {}).items():
+            for host, member in store["members"].items():
+                out.append(Link(host, "*", "sessions", member["proxy"], member["listen"], False, api))
+            repl = store["repl"]
+            out.append(Link(owner, "*", "redis-repl", repl["proxy"], repl["listen"], False, api))
         return out
 
     def select_links(self, dc: str, az: str, link: str) -> list[Link]:
@@ -188,6 +195,33 @@ class SandboxDriver:
 
     def gateway_url(self, dc: str) -> str:
         return gateway_url(self._state, dc)
+
+    def known_dc(self, dc: str) -> str:
+        """``dc`` if the sandbox has it; ActivityFailed listing the valid names otherwise."""
+        if dc not in self._state["dcs"]:
+            raise ActivityFailed(
+                f"unknown data center {dc!r}; the sandbox has {', '.join(self._state['dcs'])}"
+            )
+        return dc
+
+    def down_dcs(self) -> list[str]:
+        """The DCs out now (a whole-DC outage), from the supervisor's latest state."""
+        return list(self.fresh().get("down_dcs") or [])
+
+    def replication(self) -> dict[str, Any]:
+        """Every DC's session store: primary, members' roles, links, offsets and lag."""
+        return self.admin_get(self.supervisor_api, "/sessions")
+
+    @property
+    def edge_url(self) -> str:
+        edge = self._state.get("edge")
+        if not edge:
+            raise ActivityFailed("the sandbox's edge is not running")
+        return str(edge["url"])
+
+    def edge_state(self) -> dict[str, Any]:
+        """The edge's view of each DC: healthy, held away, and their transitions."""
+        return self.admin_get(self.edge_url, "/admin/state")
 
     # ------------------------------------------------------------------ clients
 

@@ -7,6 +7,7 @@ files live: it asks :func:`chaosdrill.system.system_of` for the system file (che
 against its schema) when ``chaosdrill_target`` is ``system``, and types its ``endpoints``.
 """
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,9 +46,11 @@ def tracking_for(configuration: Mapping[str, Any] | None) -> Tracking | None:
     on_sandbox = config.get("chaosdrill_target", "sandbox") == "sandbox"
     found: dict[str, Any] = {}
     if system is not None:
-        found = {k: v for k, v in system.headers.items() if k in ("served_by", "cell", "seq", "seq_ack")}
-        if system.session and system.session.get("read_path"):
-            found["read_path"] = system.session["read_path"]
+        if system.headers is not None:
+            named = dataclasses.asdict(system.headers)
+            found = {k: v for k, v in named.items() if v is not None}
+        if system.session is not None:
+            found["read_path"] = system.session.read_path
         source = system.path
     else:
         source = "<experiment>"

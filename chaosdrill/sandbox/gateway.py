@@ -7,6 +7,13 @@ connections among pools whose breaker admits -> on failure retry once elsewhere 
 fallback (cached answer from the local cache or Redis, else an explicit "busy" answer).
 A fallback is always a 200 marked with ``X-Chaosdrill-Degraded`` and a ``degraded`` body
 field, so load recorders can count it as good-but-degraded and never as a real answer.
+
+Session state (:mod:`session_store`): a request carrying ``X-User`` and ``X-Chaosdrill-Seq``
+writes the sequence number into the session store of the user's home cell once it is
+admitted, before the answer is generated; a 200 carries ``X-Chaosdrill-Seq-Ack`` only if
+that write succeeded on the cell's current primary, and a failed write is a 503.
+``GET /v1/session/{user}`` reads it back. Every answer names the user's cell in
+``X-Chaosdrill-Cell``.
 """
 
 import argparse
@@ -16,9 +23,10 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -27,14 +35,20 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from chaosdrill.sandbox.breaker import Breaker, BreakerState
 from chaosdrill.sandbox.cache import LocalCache
+from chaosdrill.sandbox.cells import home_dc
 from chaosdrill.sandbox.ratelimit import TenantLimiter
 from chaosdrill.sandbox.service import metrics_handler, run_service
+from chaosdrill.sandbox.session_store import SessionStoreClient, SessionUnavailable, parse_seq
 from chaosdrill.sandbox.state import read_state
-from chaosdrill.sandbox.topology import GatewaySpec, topology_from_dict
+from chaosdrill.sandbox.topology import GatewaySpec, SessionsSpec, topology_from_dict
 
-__all__ = ["DEGRADED_HEADER", "Gateway", "admits", "main"]
+__all__ = ["ACK_HEADER", "CELL_HEADER", "DEGRADED_HEADER", "SEQ_HEADER", "Gateway", "admits", "main"]
 
 DEGRADED_HEADER = "X-Chaosdrill-Degraded"
+SEQ_HEADER = "X-Chaosdrill-Seq"
+ACK_HEADER = "X-Chaosdrill-Seq-Ack"
+CELL_HEADER = "X-Chaosdrill-Cell"
+T = TypeVar("T")
 BUSY_MESSAGE = "system busy, please try again later"
 STATE_CODE = {BreakerState.CLOSED: 0, BreakerState.OPEN: 1, BreakerState.HALF_OPEN: 2}
 
@@ -68,10 +82,20 @@ class UpstreamFailed(Exception):
 
 
 class Gateway:
-    def __init__(self, dc: str, spec: GatewaySpec, state_file: Path) -> None:
+    def __init__(
+        self,
+        dc: str,
+        spec: GatewaySpec,
+        state_file: Path,
+        dcs: tuple[str, ...] = (),
+        sessions: SessionsSpec | None = None,
+    ) -> None:
         self.dc = dc
         self.spec = spec
         self.state_file = state_file
+        self.dcs = dcs or (dc,)
+        sessions = sessions or SessionsSpec()
+        self.sessions = SessionStoreClient(sessions.write_timeout_s, sessions.keep_seqs)
         b = spec.breaker
         self.defences = {
             "rate_limit": spec.rate_limit.enabled,
@@ -111,6 +135,12 @@ class Gateway:
             "gateway_cache_bypass_total", "Redis skipped: its breaker is open", registry=reg
         )
         self.m_inflight = Gauge("gateway_in_flight", "Requests admitted and not answered", registry=reg)
+        self.m_session = Counter(
+            "gateway_session_ops_total", "Session writes and reads by result", ["op", "result"], registry=reg
+        )
+        for op in ("write", "read"):
+            for result in ("ok", "error"):
+                self.m_session.labels(op, result)
 
     # -- discovery -----------------------------------------------------------------------
     def refresh(self) -> None:
@@ -130,6 +160,7 @@ class Gateway:
                     del pool.slots[addr]
             for addr in live:
                 pool.slots.setdefault(addr, Slot(az, addr))
+        self.sessions.update(state.get("sessions"))
         redis_addr = dc["redis"]["listen"]
         if redis_addr != self.redis_address:
             self.redis_address = redis_addr
@@ -281,10 +312,74 @@ class Gateway:
         self.in_flight += 1
         self.m_inflight.set(self.in_flight)
         try:
-            return await self._serve(payload, key, tenant)
+            acked = None
+            if SEQ_HEADER in request.headers:
+                written = await self._write_seq(request)
+                if isinstance(written, web.Response):
+                    return written
+                acked = written
+            resp = await self._serve(payload, key, tenant)
+            if acked is not None and resp.status == 200:
+                resp.headers[ACK_HEADER] = str(acked)
+            return resp
         finally:
             self.in_flight -= 1
             self.m_inflight.set(self.in_flight)
+
+    # -- session state --------------------------------------------------------------------
+    def _cell(self, user: str) -> str:
+        return home_dc(user, self.dcs)
+
+    async def _write_seq(self, request: web.Request) -> int | web.Response:
+        """Write the request's sequence number into its user's home cell; the number to
+        acknowledge, or the error answer (400 for a bad header, 503 if the store failed)."""
+        user = request.headers.get("X-User", "")
+        try:
+            if not user:
+                raise ValueError(f"{SEQ_HEADER} needs X-User")
+            seq = parse_seq(request.headers[SEQ_HEADER])
+        except ValueError as e:
+            return web.json_response({"error": f"bad {SEQ_HEADER}: {e}", "dc": self.dc}, status=400)
+        cell = self._cell(user)
+        try:
+            await self._on_primary(cell, lambda: self.sessions.write(cell, user, seq))
+        except SessionUnavailable as e:
+            self.m_session.labels("write", "error").inc()
+            return web.json_response(
+                {"error": str(e), "dc": self.dc}, status=503, headers={CELL_HEADER: cell}
+            )
+        self.m_session.labels("write", "ok").inc()
+        return seq
+
+    async def _on_primary(self, cell: str, op: Callable[[], Awaitable[T]]) -> T:
+        """``op`` on the cell's primary; if it fails and the routing table has moved since
+        the last refresh (a promotion), once more on the new primary."""
+        before = self.sessions.routes.get(cell)  # the route this attempt takes
+        try:
+            return await op()
+        except SessionUnavailable:
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.refresh()
+            if self.sessions.routes.get(cell) == before:
+                raise
+        return await op()
+
+    async def read_session(self, request: web.Request) -> web.Response:
+        """``GET /v1/session/{user}``: the user's latest acknowledged seq from their cell's primary."""
+        user = request.match_info["user"]
+        cell = self._cell(user)
+        try:
+            latest, seqs, route = await self._on_primary(cell, lambda: self.sessions.read(cell, user))
+        except SessionUnavailable as e:
+            self.m_session.labels("read", "error").inc()
+            return web.json_response(
+                {"error": str(e), "dc": self.dc}, status=503, headers={CELL_HEADER: cell}
+            )
+        self.m_session.labels("read", "ok").inc()
+        return web.json_response(
+            {"user": user, "seq": latest, "store": route.primary, "seqs": seqs, "dc": self.dc},
+            headers={CELL_HEADER: cell},
+        )
 
     async def _serve(self, payload: bytes, key: str, tenant: str) -> web.Response:
         tried: set[str] = set()
@@ -337,6 +432,7 @@ class Gateway:
                     ],
                 },
                 "cache_entries": len(self.cache),
+                "sessions": {cell: route.primary for cell, route in sorted(self.sessions.routes.items())},
             }
         )
 
@@ -366,6 +462,7 @@ class Gateway:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/generate", self.generate)
+        app.router.add_get("/v1/session/{user}", self.read_session)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/admin/state", self.admin_state)
         app.router.add_post("/admin/defences", self.admin_defences)
@@ -380,7 +477,7 @@ def main() -> None:
     ap.add_argument("--state", required=True, type=Path)
     args = ap.parse_args()
     topo = topology_from_dict(json.loads(args.topology))
-    gw = Gateway(args.dc, topo.gateway, args.state)
+    gw = Gateway(args.dc, topo.gateway, args.state, topo.dcs, topo.sessions)
     run_service(gw.app(), 0, gw.on_started)
 
 

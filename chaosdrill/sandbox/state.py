@@ -15,6 +15,8 @@ __all__ = [
     "PoolState",
     "ReplicaState",
     "SandboxState",
+    "SessionMemberState",
+    "SessionStoreState",
     "SlotState",
     "read_state",
     "write_state",
@@ -87,6 +89,28 @@ class SandboxState(_Required, total=False):
     topology: dict[str, Any]
     events: list[dict[str, Any]]
     monitoring: dict[str, Any]
+    down_dcs: list[str]
+    sessions: dict[str, "SessionStoreState"]
+
+
+class SessionMemberState(TypedDict):
+    """One Redis holding a DC's session state: its proxy (the gateways' path), port, pid."""
+
+    proxy: str
+    listen: str
+    port: int
+    pid: int | None
+
+
+class SessionStoreState(TypedDict):
+    """A DC's session state: where its primary is (the routing table the gateways follow),
+    its replication link, its members by hosting DC, and its recent promotions."""
+
+    primary: str
+    address: str
+    repl: dict[str, str]
+    members: dict[str, SessionMemberState]
+    history: list[dict[str, Any]]
 
 
 def write_state(path: Path, state: SandboxState) -> None:

@@ -35,6 +35,7 @@ from chaosdrill.errors import ChaosdrillError
 from chaosdrill.monitoring.launcher import MonitoringStack
 from chaosdrill.monitoring.rules import RuleParams
 from chaosdrill.sandbox.service import bound_port, die_with_parent, metrics_handler
+from chaosdrill.sandbox.sessions import SessionStores, SwitchFailed, redis_argv
 from chaosdrill.sandbox.state import DcState, SandboxState, write_state
 from chaosdrill.sandbox.topology import Topology, load_topology
 
@@ -76,6 +77,7 @@ class PoolState:
     desired: int
     slots: list[Slot]
     held: bool = False
+    dc_down: bool = False  # its DC is out: the pool stays at zero until the DC comes back
     serial: int = 0
 
 
@@ -93,6 +95,9 @@ class Supervisor:
         self.instance = f"{os.getpid()}-{time.time():.0f}"
         self.toxiproxy_api = ""
         self.toxi: ToxiproxyClient | None = None
+        self.sessions: SessionStores | None = None
+        self.down: dict[str, list[str]] = {}  # DC out -> the proxies its outage cut
+        self.redis_bin = ""
         self.api_url = ""
         self.ready = False
         self.stopping = False
@@ -164,13 +169,15 @@ class Supervisor:
         self.toxiproxy_api = f"http://127.0.0.1:{port}"
         await self._wait_http(f"{self.toxiproxy_api}/version")
         self.toxi = ToxiproxyClient(self.toxiproxy_api)
-        redis_bin = str(
+        self.redis_bin = str(
             tools.find_system_binary("redis-server", "install it with `apt-get install redis-server`")
         )
         for dc in self.topo.dcs:
-            await self._start_redis(dc, redis_bin)
+            await self._start_redis(dc)
             for az in self.topo.azs:
                 self._create_pool(dc, az)
+        self.sessions = SessionStores(self.topo, self.home, self._spawn, self.toxi, self.redis_bin, free_port)
+        await self.sessions.start()
         await asyncio.gather(*(self._reconcile(key) for key in self.pools))
         self._write()
         for dc in self.topo.dcs:
@@ -199,16 +206,19 @@ class Supervisor:
         self.ready = True
         self._write()
 
-    async def _start_redis(self, dc: str, redis_bin: str) -> None:
+    async def _start_redis(self, dc: str) -> None:
+        """The DC's answer cache (standalone); on a restart its proxy is pointed at the new port."""
         assert self.toxi is not None
         port = free_port()
         data = self.home / "redis" / dc
         data.mkdir(parents=True, exist_ok=True)
-        argv = [redis_bin, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        argv += ["--dir", str(data), "--daemonize", "no", "--protected-mode", "yes"]
-        child = await self._spawn(f"{dc}-redis", "redis", argv, False)
+        child = await self._spawn(f"{dc}-redis", "redis", redis_argv(self.redis_bin, port, data), False)
         child.port = port
         child.labels = {"dc": dc, "component": "redis"}
+        if dc in self.redis:
+            self.toxi.update_proxy(self.redis[dc]["proxy"], upstream=f"127.0.0.1:{port}")
+            self.redis[dc]["port"] = port
+            return
         proxy = self.toxi.create_proxy(f"{dc}-redis", f"127.0.0.1:{port}")
         self.redis[dc] = {"port": port, "proxy": proxy.name, "listen": proxy.listen}
 
@@ -251,12 +261,15 @@ class Supervisor:
         if child is not None:
             self.children.pop(child.name, None)
             if child.proc.returncode is None:
-                child.proc.terminate()
+                if pool.dc_down:
+                    child.proc.kill()  # a lost DC: no graceful stop
+                else:
+                    child.proc.terminate()
             self._event("stopped", child.name, pool)
 
     async def _reconcile(self, key: str) -> None:
         pool = self.pools[key]
-        want = 0 if pool.held else pool.desired
+        want = 0 if pool.held or pool.dc_down else pool.desired
         live = [s for s in pool.slots if s.replica is not None]
         free = [s for s in pool.slots if s.replica is None]
         if len(live) < want:
@@ -355,6 +368,108 @@ class Supervisor:
         self._write()
         return web.json_response({"dc": dc, "previous": previous, "running": running})
 
+    # -- a whole DC ---------------------------------------------------------------------------
+    def _dc_proxies(self, dc: str) -> list[str]:
+        assert self.sessions is not None
+        out = [slot.proxy for pool in self.pools.values() if pool.dc == dc for slot in pool.slots]
+        out.append(self.redis[dc]["proxy"])
+        return out + self.sessions.proxies_of(dc)
+
+    async def dc_down(self, dc: str) -> dict[str, Any]:
+        """Lose ``dc``: cut its links first (what was in flight on them is lost, as in a real
+        network loss), then SIGKILL its gateway, replicas, cache Redis and session members."""
+        assert self.toxi is not None and self.sessions is not None
+        if dc in self.down:
+            return {"dc": dc, "previous": "down", "killed": []}
+        if self.down:
+            raise SwitchFailed(f"{', '.join(self.down)} is out already: one DC outage at a time", {})
+        cut = self._dc_proxies(dc)
+        self.down[dc] = cut
+        for proxy in cut:
+            self.toxi.update_proxy(proxy, enabled=False)
+        killed: list[int] = []
+        for name in (f"{dc}-gateway", f"{dc}-redis"):
+            child = self.children.pop(name, None)
+            if child is not None and child.proc.returncode is None:
+                child.proc.kill()
+                await child.proc.wait()
+                killed.append(child.proc.pid)
+        for key, pool in self.pools.items():
+            if pool.dc == dc:
+                pool.dc_down = True
+                killed += [s.replica.proc.pid for s in pool.slots if s.replica is not None]
+                await self._reconcile(key)
+        for pid in await self.sessions.kill_host(dc):
+            killed.append(pid)
+        for m in self.sessions.hosted_in(dc):
+            self.children.pop(m.name, None)
+        self.events.append({"at": time.time(), "type": "dc", "dc": dc, "up": False, "killed": killed})
+        self._write()
+        return {"dc": dc, "previous": "up", "killed": killed, "cut": cut}
+
+    async def dc_up(self, dc: str) -> dict[str, Any]:
+        """Bring ``dc`` back: Redis first (its session members rejoin as replicas of the
+        current primaries), then its links, replicas and gateway."""
+        assert self.toxi is not None and self.sessions is not None
+        cut = self.down.get(dc)
+        if cut is None:
+            return {"dc": dc, "previous": "up"}
+        await self._start_redis(dc)
+        await self.sessions.start_host(dc)
+        for proxy in cut:
+            self.toxi.update_proxy(proxy, enabled=True)
+        del self.down[dc]
+        for key, pool in self.pools.items():
+            if pool.dc == dc:
+                pool.dc_down = False
+                await self._reconcile(key)
+        if f"{dc}-gateway" not in self.children:
+            await self._start_gateway(dc)
+        self.events.append({"at": time.time(), "type": "dc", "dc": dc, "up": True})
+        self._write()
+        return {"dc": dc, "previous": "down"}
+
+    async def api_dc(self, request: web.Request) -> web.Response:
+        """``{"dc": NAME, "up": false}`` loses a whole DC; ``"up": true`` brings it back."""
+        body = await request.json()
+        dc, up = body.get("dc"), body.get("up")
+        if dc not in self.topo.dcs or not isinstance(up, bool):
+            known = ", ".join(self.topo.dcs)
+            return web.json_response(
+                {"error": f"unknown dc {dc!r} (known: {known}) or up not a boolean"}, status=400
+            )
+        try:
+            out = await (self.dc_up(dc) if up else self.dc_down(dc))
+        except SwitchFailed as e:
+            return web.json_response({"error": str(e), "replication": e.replication}, status=409)
+        return web.json_response(out)
+
+    async def api_sessions(self, _request: web.Request) -> web.Response:
+        """Every session store's primary, members, links, offsets and lag."""
+        assert self.sessions is not None
+        return web.json_response(await self.sessions.status())
+
+    async def api_promote(self, request: web.Request) -> web.Response:
+        """``{"dc": OWNER, "to": HOST}``: make the member in HOST (default: the current
+        replica) the primary of OWNER's state, and move the routing table to it."""
+        assert self.sessions is not None
+        body = await request.json()
+        owner = body.get("dc")
+        store = self.sessions.stores.get(str(owner))
+        if store is None:
+            known = ", ".join(self.sessions.stores)
+            return web.json_response({"error": f"unknown dc {owner!r} (known: {known})"}, status=400)
+        replica = store.other(store.primary)
+        to = body.get("to") or (replica.host if replica else store.primary)
+        try:
+            out = await self.sessions.switch(store.owner, str(to), reason=str(body.get("reason", "promote")))
+        except SwitchFailed as e:
+            return web.json_response({"error": str(e), "replication": e.replication}, status=409)
+        self.events.append({"at": time.time(), "type": "sessions", **out})
+        self._write()
+        out["replication"] = await self.sessions.status()
+        return web.json_response(out)
+
     async def api_state(self, _request: web.Request) -> web.Response:
         return web.json_response(self.snapshot())
 
@@ -414,7 +529,10 @@ class Supervisor:
             "topology": self.topo.to_dict(),
             "events": self.events[-200:],
             "pids": sorted(c.proc.pid for c in self.children.values()),
+            "down_dcs": sorted(self.down),
         }
+        if self.sessions is not None:
+            snap["sessions"] = self.sessions.publish()
         if self.monitoring is not None:
             snap["monitoring"] = self.monitoring.publish()
         return snap
@@ -450,6 +568,9 @@ class Supervisor:
         app.router.add_post("/scale", self.api_scale)
         app.router.add_post("/hold", self.api_hold)
         app.router.add_post("/gateway", self.api_gateway)
+        app.router.add_post("/dc", self.api_dc)
+        app.router.add_get("/sessions", self.api_sessions)
+        app.router.add_post("/sessions/promote", self.api_promote)
         app.router.add_get("/state", self.api_state)
         app.router.add_post("/shutdown", self.api_shutdown)
         app.router.add_get("/metrics", metrics_handler(self.registry))
@@ -466,8 +587,11 @@ class Supervisor:
             self._write()
             await self.start()
             watcher = loop.create_task(self._watch())
+            assert self.sessions is not None
+            beat = loop.create_task(self.sessions.heartbeat())
             await stop.wait()
             watcher.cancel()
+            beat.cancel()
         finally:
             await self.stop()
             await runner.cleanup()

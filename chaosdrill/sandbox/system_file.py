@@ -2,7 +2,8 @@
 
 ``chaosdrill sandbox up`` writes ``<home>/sandbox/system.yaml`` from the state the supervisor
 published: the edge as the endpoint with the sandbox's request contract as a template, each
-AZ pool's replica slots and each DC's Redis as toxiproxy links, the sandbox's Prometheus and
+AZ pool's replica slots, each DC's Redis, session-state members and replication link as
+toxiproxy links, the session headers and read path, the sandbox's Prometheus and
 Alertmanager, and a PromQL query per defence over the metrics its components export. An
 experiment that says ``chaosdrill_target: system`` with this file drills the sandbox through
 exactly the code that drills any other service; the sandbox experiments' mechanism probes
@@ -19,7 +20,14 @@ import yaml
 from chaosdrill import paths
 from chaosdrill.sandbox.state import SandboxState
 
-__all__ = ["MECHANISMS", "describe", "remove", "system_file", "write"]
+__all__ = ["HEADERS", "MECHANISMS", "describe", "remove", "system_file", "write"]
+
+HEADERS = {
+    "served_by": "X-Chaosdrill-DC",
+    "cell": "X-Chaosdrill-Cell",
+    "seq": "X-Chaosdrill-Seq",
+    "seq_ack": "X-Chaosdrill-Seq-Ack",
+}
 
 # Over the sandbox's own metrics. Breaker state is a gauge (1 = open); the counters are
 # judged over 15 s, long enough for a 1 s scrape to have seen two samples.
@@ -65,6 +73,16 @@ def _links(state: SandboxState) -> list[dict[str, Any]]:
         redis = info.get("redis") or {}
         if redis.get("proxy"):
             links.append({"dc": dc, "az": "*", "link": "redis", "proxies": [redis["proxy"]]})
+    # Session state: the members' proxies by the DC they run in, and each state's replication link.
+    sessions = state.get("sessions") or {}
+    hosted: dict[str, list[str]] = {}
+    for store in sessions.values():
+        for host, member in store["members"].items():
+            hosted.setdefault(host, []).append(member["proxy"])
+    for dc, proxies in sorted(hosted.items()):
+        links.append({"dc": dc, "az": "*", "link": "sessions", "proxies": sorted(proxies)})
+    for owner, store in sorted(sessions.items()):
+        links.append({"dc": owner, "az": "*", "link": "redis-repl", "proxies": [store["repl"]["proxy"]]})
     return links
 
 
@@ -89,6 +107,10 @@ def describe(state: SandboxState) -> dict[str, Any]:
             "outcomes": {"rejected_statuses": [429], "degraded": {"header": "X-Chaosdrill-Degraded"}},
         },
         "mechanisms": MECHANISMS,
+        # Session writes and the headers that tell who served, which cell, and what was stored
+        # (the contract is in chaosdrill.sandbox.session_store and docs/dc-loss.md).
+        "headers": HEADERS,
+        "session": {"read_path": "/v1/session/{user}", "write_path": "/v1/generate"},
     }
     toxiproxy = state.get("toxiproxy")
     if toxiproxy:

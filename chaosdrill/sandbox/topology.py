@@ -23,6 +23,7 @@ __all__ = [
     "GatewaySpec",
     "RateLimitSpec",
     "ReplicaSpec",
+    "SessionsSpec",
     "Topology",
     "load_topology",
     "topology_from_dict",
@@ -104,6 +105,16 @@ class EdgeSpec:
 
 
 @dataclass(frozen=True)
+class SessionsSpec:
+    """Session state: a Redis primary per DC, replicated asynchronously to the next DC."""
+
+    write_timeout_s: float = 0.5  # a session write slower than this is an error, never an ack
+    heartbeat_s: float = 0.2  # the supervisor's heartbeat into each primary: lag in seconds
+    switchover_timeout_s: float = 5.0  # how long a planned switchover waits for the replica
+    keep_seqs: int = 256  # acknowledged sequence numbers kept per user, newest first
+
+
+@dataclass(frozen=True)
 class Topology:
     dcs: tuple[str, ...] = ("dc1", "dc2", "dc3")
     azs: tuple[str, ...] = ("az-a", "az-b")
@@ -113,6 +124,7 @@ class Topology:
     gateway: GatewaySpec = field(default_factory=GatewaySpec)
     autoscaler: AutoscalerSpec = field(default_factory=AutoscalerSpec)
     edge: EdgeSpec = field(default_factory=EdgeSpec)
+    sessions: SessionsSpec = field(default_factory=SessionsSpec)
 
     def pools(self) -> list[tuple[str, str]]:
         return [(dc, az) for dc in self.dcs for az in self.azs]
@@ -198,6 +210,10 @@ def _check(t: Topology, source: str) -> None:
         raise BadInput(source, "gateway.batch_share", "must be in (0, 1]")
     if t.replica.slots < 1:
         raise BadInput(source, "replica.slots", "must be at least 1")
+    if t.sessions.write_timeout_s <= 0 or t.sessions.heartbeat_s <= 0:
+        raise BadInput(source, "sessions", "write_timeout_s and heartbeat_s must be positive")
+    if t.sessions.keep_seqs < 1:
+        raise BadInput(source, "sessions.keep_seqs", "must be at least 1")
 
 
 def load_topology(path: Path | None) -> Topology:

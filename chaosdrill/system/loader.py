@@ -13,9 +13,11 @@ from chaosdrill.schemas import check, load_schema
 from chaosdrill.schemas.reader import read_document
 from chaosdrill.system.model import (
     PLACEHOLDER,
+    HeaderNames,
     KubernetesSettings,
     LinkMap,
     Mechanism,
+    SessionPaths,
     System,
     ToxiproxyServer,
 )
@@ -93,6 +95,45 @@ def _mechanisms(raw: Mapping[str, Any], source: str) -> dict[str, Mechanism]:
     return out
 
 
+def _headers(data: Mapping[str, Any], source: str) -> HeaderNames | None:
+    raw = data.get("headers")
+    if raw is None:
+        return None
+    names = HeaderNames(**raw)
+    if (names.seq is None) != (names.seq_ack is None):
+        missing = "seq_ack" if names.seq_ack is None else "seq"
+        raise BadInput(source, f"headers.{missing}", "headers.seq and headers.seq_ack come together")
+    lowered = [n.lower() for n in raw.values()]
+    if len(set(lowered)) != len(lowered):
+        raise BadInput(source, "headers", f"each header is named once, got {sorted(raw.values())}")
+    declared = (data["endpoints"].get("outcomes") or {}).get("served_by_header")
+    if declared and names.served_by and declared.lower() != names.served_by.lower():
+        raise BadInput(
+            source,
+            "headers.served_by",
+            f"{names.served_by!r} differs from endpoints.outcomes.served_by_header {declared!r}",
+        )
+    return names
+
+
+def _session(data: Mapping[str, Any], headers: HeaderNames | None, source: str) -> SessionPaths | None:
+    raw = data.get("session")
+    if raw is None:
+        return None
+    path = raw["read_path"]
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(path) if f is not None]
+    except ValueError as e:
+        raise BadInput(source, "session.read_path", f"bad placeholder: {e}") from e
+    if fields != ["user"]:
+        raise BadInput(
+            source, "session.read_path", f"needs {{user}} exactly once and no other placeholder: {path!r}"
+        )
+    if headers is None or headers.seq is None:
+        raise BadInput(source, "headers.seq", "a session section needs headers.seq and headers.seq_ack")
+    return SessionPaths(read_path=path, write_path=raw.get("write_path"))
+
+
 def parse_system(data: Any, source: str) -> System:
     check(data, load_schema("system"), source)
     endpoints = data["endpoints"]
@@ -108,6 +149,7 @@ def parse_system(data: Any, source: str) -> System:
         for server in data.get("toxiproxy") or []
     )
     kube = data.get("kubernetes")
+    headers = _headers(data, source)
     return System(
         path=source,
         name=data["name"],
@@ -126,6 +168,6 @@ def parse_system(data: Any, source: str) -> System:
             dc_label=kube.get("dc_label", "chaosdrill.io/datacenter"),
         ),
         mechanisms=_mechanisms(data.get("mechanisms") or {}, source),
-        headers=dict(data.get("headers") or {}),
-        session=None if data.get("session") is None else dict(data["session"]),
+        headers=headers,
+        session=_session(data, headers, source),
     )

@@ -1,13 +1,23 @@
 """The typed system file. Built only by :mod:`chaosdrill.system.loader`, after its schema."""
 
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from chaosdrill.errors import BadInput
 
-__all__ = ["MECHANISMS", "KubernetesSettings", "LinkMap", "Mechanism", "System", "ToxiproxyServer"]
+__all__ = [
+    "MECHANISMS",
+    "HeaderNames",
+    "KubernetesSettings",
+    "LinkMap",
+    "Mechanism",
+    "SessionPaths",
+    "System",
+    "ToxiproxyServer",
+]
 
 MECHANISMS = (
     "breaker_open",
@@ -16,7 +26,6 @@ MECHANISMS = (
     "ready_replicas",
     "cache_bypassed",
     "dc_healthy",
-    "degraded_answers",
 )
 # Only these three tokens are placeholders: PromQL itself is full of braces.
 PLACEHOLDER = re.compile(r"\{(dc|pool|tenant)\}")
@@ -75,6 +84,35 @@ class Mechanism:
 
 
 @dataclass(frozen=True)
+class HeaderNames:
+    """The system file's ``headers``: which response header names the DC that served an
+    answer (``served_by``) and the user's home cell (``cell``); which request header carries a
+    session write's sequence number (``seq``) and which response header acknowledges it
+    (``seq_ack``, whose value is the sequence number stored). ``seq`` and ``seq_ack`` come
+    together: a write nobody acknowledges cannot be found missing."""
+
+    served_by: str | None = None
+    cell: str | None = None
+    seq: str | None = None
+    seq_ack: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionPaths:
+    """The system file's ``session``: where a user's latest acknowledged sequence number is
+    read back (``read_path``, with ``{user}``; the answer is JSON with ``seq``), and the path
+    the writes go through (``write_path``, informative: any request carrying the seq header
+    writes)."""
+
+    read_path: str
+    write_path: str | None = None
+
+    def read_path_for(self, user: str) -> str:
+        """``read_path`` with ``{user}`` filled in, percent-encoded as one path segment."""
+        return self.read_path.replace("{user}", urllib.parse.quote(user, safe=""))
+
+
+@dataclass(frozen=True)
 class System:
     path: str
     name: str
@@ -87,11 +125,8 @@ class System:
     kubernetes: KubernetesSettings | None = None
     mechanisms: Mapping[str, Mechanism] = field(default_factory=dict)
     notifications: str | None = None  # where the webhook receiver records notifications
-    # Response and request header names: ``served_by`` (serving DC), ``cell`` (the user's home
-    # cell), ``seq`` (a session write's sequence number), ``seq_ack`` (its acknowledgement).
-    headers: Mapping[str, str] = field(default_factory=dict)
-    # The session contract: ``read_path`` (with ``{user}``) answers a user's latest stored seq.
-    session: Mapping[str, str] | None = None
+    headers: HeaderNames | None = None
+    session: SessionPaths | None = None
 
     def mechanism(self, name: str) -> Mechanism | None:
         return self.mechanisms.get(name)

@@ -13,7 +13,11 @@ every server the kinds talk to:
 - the autoscaler at ``http://autoscaler.fake``: ``GET /admin/state``, ``POST /admin/paused``;
 - the edge at ``http://edge.fake``: ``GET``/``POST /admin/health-checks``;
 - the supervisor at ``http://supervisor.fake``: ``POST /hold`` (a held pool's replicas
-  leave the state) and ``POST /gateway`` (a stopped gateway's ``gateway`` becomes null);
+  leave the state), ``POST /gateway`` (a stopped gateway's ``gateway`` becomes null),
+  ``POST /dc`` (a whole DC out and back), ``GET /sessions`` and ``POST /sessions/promote``
+  (each DC's session state: a primary at home, a replica in the next DC);
+- the edge at ``http://edge.fake``: ``GET /admin/state`` (a DC out is unhealthy) and
+  ``POST /admin/away``;
 - every replica link's listen address: ``GET /healthz`` through the proxy, which feels the
   proxy's toxics (latency sleeps, a blackhole times out, a reset or a disabled proxy refuses).
 
@@ -24,7 +28,9 @@ table: a killed replica is dead, and the supervisor respawns it under a new pid.
 Knobs make a server accept a change and not do it, for the verification tests:
 ``ignore_toxics``, ``ignore_proxy_updates``, ``defences_ignore``, ``hold_ignored``,
 ``gateway_ignored``, ``switches_ignored`` (autoscaler pause, edge health checks),
-``unkillable`` and ``latency_felt_ms``.
+``dc_ignored``, ``unkillable`` and ``latency_felt_ms``; and fail one:
+``promote_fails`` (that many promotions answer 409), ``out_of_sync`` (DCs whose state's replica
+reports its link down) and ``lag_bytes``.
 """
 
 from __future__ import annotations
@@ -115,7 +121,17 @@ class FakeSandbox:
         unkillable: Iterable[int] = (),
         latency_felt_ms: float | None = None,
         respawn: bool = True,
+        dc_ignored: bool = False,
+        promote_fails: int = 0,
+        out_of_sync: Iterable[str] = (),
+        lag_bytes: int = 0,
     ) -> None:
+        self.dc_ignored = dc_ignored
+        self.promote_fails = promote_fails
+        self.out_of_sync = set(out_of_sync)
+        self.lag_bytes = lag_bytes
+        self.away: dict[str, bool] = {}  # the edge's holds
+        self.stale_route_reads = 0  # gateway state reads that still report an old routing table
         self.ignore_toxics = ignore_toxics
         self.ignore_proxy_updates = ignore_proxy_updates
         self.defences_ignore = defences_ignore
@@ -212,6 +228,29 @@ class FakeSandbox:
                 info["azs"][az] = {"desired": desired, "held": False, "slots": pool_slots}
             doc["dcs"][dc] = info
             self.defences[dc] = dict.fromkeys(defences, True)
+        doc["edge"] = {"url": EDGE_URL, "pid": self._spawn()}
+        doc["down_dcs"] = []
+        doc["sessions"] = {}
+        for i, owner in enumerate(dcs):
+            hosts = [owner] + ([dcs[(i + 1) % len(dcs)]] if len(dcs) > 1 else [])
+            members = {}
+            for host in hosts:
+                port = self._port()
+                listen = self._add_proxy(f"{host}-sessions-{owner}", port)
+                members[host] = {
+                    "proxy": f"{host}-sessions-{owner}",
+                    "listen": listen,
+                    "port": port,
+                    "pid": self._spawn(),
+                }
+            repl_listen = self._add_proxy(f"redis-repl-{owner}", members[owner]["port"])
+            doc["sessions"][owner] = {
+                "primary": owner,
+                "address": members[owner]["listen"],
+                "repl": {"proxy": f"redis-repl-{owner}", "listen": repl_listen},
+                "members": members,
+                "history": [],
+            }
         return doc
 
     # ------------------------------------------------------------------ what tests read
@@ -270,6 +309,105 @@ class FakeSandbox:
 
     def gateway_running(self, dc: str) -> bool:
         return self.state["dcs"][dc]["gateway"] is not None
+
+    def primary(self, owner: str) -> str:
+        return str(self.state["sessions"][owner]["primary"])
+
+    def dc_pids(self, dc: str) -> list[int]:
+        """The pids of ``dc``'s gateway, replicas and the session members it hosts."""
+        info = self.state["dcs"][dc]
+        pids = [int(info["gateway"]["pid"])] if info["gateway"] else []
+        pids += [int(s["replica"]["pid"]) for p in info["azs"].values() for s in p["slots"] if s["replica"]]
+        pids += [
+            int(m["pid"])
+            for st in self.state["sessions"].values()
+            for h, m in st["members"].items()
+            if h == dc and m["pid"]
+        ]
+        return pids
+
+    # ------------------------------------------------------------------ session state
+
+    def replication(self) -> dict[str, Json]:
+        """As the supervisor's ``GET /sessions``."""
+        out = {}
+        for owner, store in self.state["sessions"].items():
+            primary = store["primary"]
+            replica = next((h for h in store["members"] if h != primary), None)
+            members = {
+                h: {
+                    "role": "down" if m["pid"] is None else ("primary" if h == primary else "replica"),
+                    "link": None
+                    if h == primary or m["pid"] is None
+                    else ("down" if owner in self.out_of_sync else "up"),
+                    "pid": m["pid"],
+                }
+                for h, m in store["members"].items()
+            }
+            alive = (
+                replica is not None
+                and members[replica]["role"] == "replica"
+                and members[primary]["role"] == "primary"
+            )
+            out[owner] = {
+                "primary": primary,
+                "replica": replica,
+                "members": members,
+                "in_sync": alive and owner not in self.out_of_sync,
+                "lag_bytes": self.lag_bytes if alive else None,
+                "lag_s": 0.0 if alive else None,
+                "history": list(store["history"]),
+            }
+        return out
+
+    def promote(self, owner: str, to: str | None, reason: str) -> dict[str, Json]:
+        store = self.state["sessions"][owner]
+        to = to or next(h for h in store["members"] if h != store["primary"])
+        if to == store["primary"]:
+            return {"owner": owner, "primary": to, "changed": False}
+        event = {
+            "owner": owner,
+            "from": store["primary"],
+            "to": to,
+            "reason": reason,
+            "planned": store["members"][store["primary"]]["pid"] is not None,
+        }
+        store["primary"] = to
+        store["address"] = store["members"][to]["listen"]
+        store["history"].append(event)
+        return {"owner": owner, "primary": to, "changed": True, "event": event}
+
+    def lose_dc(self, dc: str) -> list[int]:
+        """A whole DC out: its gateway, replicas and session members die."""
+        killed = self.dc_pids(dc)
+        for pid in killed:
+            self.processes[pid] = False
+        info = self.state["dcs"][dc]
+        info["gateway"] = None
+        for pool in info["azs"].values():
+            for slot in pool["slots"]:
+                slot["replica"] = None
+        for store in self.state["sessions"].values():
+            if dc in store["members"]:
+                store["members"][dc]["pid"] = None
+        self.state["down_dcs"] = [dc]
+        return killed
+
+    def restore_dc(self, dc: str) -> None:
+        """The DC back, as the supervisor brings it: a state still primary there is promoted
+        elsewhere first, then its members rejoin as replicas."""
+        for owner, store in self.state["sessions"].items():
+            if dc not in store["members"]:
+                continue
+            if store["primary"] == dc:
+                self.promote(owner, None, "restart")
+            store["members"][dc]["pid"] = self._spawn()
+        info = self.state["dcs"][dc]
+        info["gateway"] = self._gateway(dc)
+        for az, pool in info["azs"].items():
+            for slot in pool["slots"][: pool["desired"]]:
+                slot["replica"] = self._replica(dc, az, int(slot["index"]))
+        self.state["down_dcs"] = []
 
     # ------------------------------------------------------------------ signals
 
@@ -364,6 +502,9 @@ class FakeSandboxAdapter(BaseAdapter):
         self._supervisor: list[tuple[str, re.Pattern[str], Handler]] = [
             ("POST", re.compile(r"/hold"), self._hold),
             ("POST", re.compile(r"/gateway"), self._gateway),
+            ("POST", re.compile(r"/dc"), self._dc),
+            ("GET", re.compile(r"/sessions"), self._sessions),
+            ("POST", re.compile(r"/sessions/promote"), self._promote),
         ]
 
     # requests calls it with these keywords; only the timeout matters here
@@ -405,10 +546,12 @@ class FakeSandboxAdapter(BaseAdapter):
             return self._dispatch(self._supervisor, method, path, body, timeout)
         if f"http://{host}" == AUTOSCALER_URL and self.fake.state.get("autoscaler"):
             return self._switch(method, path, body, "/admin/paused", "paused", self.fake.paused, on=False)
-        if f"http://{host}" == EDGE_URL and self.fake.state.get("edge"):
+        if f"http://{host}" == EDGE_URL and path == "/admin/health-checks" and self.fake.state.get("edge"):
             return self._switch(
                 method, path, body, "/admin/health-checks", "enabled", self.fake.unchecked, on=True
             )
+        if f"http://{host}" == EDGE_URL:
+            return self._edge(method, path, body)
         for dc, info in self.fake.state["dcs"].items():
             if host == gateway_host(dc):
                 if info["gateway"] is None:
@@ -542,12 +685,66 @@ class FakeSandboxAdapter(BaseAdapter):
                 off.add(dc)
         return _Answer(200, {"dc": dc, "previous": previous, field: value})
 
+    def _dc(self, match: re.Match[str], body: Json, timeout: float | None) -> _Answer:
+        body = body if isinstance(body, dict) else {}
+        dc, up = body.get("dc"), body.get("up")
+        if dc not in self.fake.state["dcs"] or not isinstance(up, bool):
+            return _Answer(400, {"error": f"unknown dc {dc!r} or up not a boolean"})
+        down = self.fake.state["down_dcs"]
+        if self.fake.dc_ignored:
+            return _Answer(200, {"dc": dc, "killed": []})
+        if not up and dc not in down:
+            if down:
+                return _Answer(409, {"error": f"{down[0]} is out already"})
+            return _Answer(200, {"dc": dc, "previous": "up", "killed": self.fake.lose_dc(str(dc)), "cut": []})
+        if up and dc in down:
+            self.fake.restore_dc(str(dc))
+            return _Answer(200, {"dc": dc, "previous": "down"})
+        return _Answer(200, {"dc": dc, "previous": "down" if dc in down else "up", "killed": []})
+
+    def _sessions(self, match: re.Match[str], body: Json, timeout: float | None) -> _Answer:
+        return _Answer(200, self.fake.replication())
+
+    def _promote(self, match: re.Match[str], body: Json, timeout: float | None) -> _Answer:
+        body = body if isinstance(body, dict) else {}
+        owner = body.get("dc")
+        if owner not in self.fake.state["sessions"]:
+            return _Answer(400, {"error": f"unknown dc {owner!r}"})
+        if self.fake.promote_fails > 0:
+            self.fake.promote_fails -= 1
+            return _Answer(409, {"error": "REPLICAOF NO ONE failed", "replication": self.fake.replication()})
+        out = self.fake.promote(str(owner), body.get("to"), str(body.get("reason", "promote")))
+        return _Answer(200, {**out, "replication": self.fake.replication()})
+
+    def _edge(self, method: str, path: str, body: Json) -> _Answer:
+        down = self.fake.state["down_dcs"]
+        if (method, path) == ("GET", "/admin/state"):
+            return _Answer(
+                200,
+                {
+                    dc: {"healthy": dc not in down, "away": self.fake.away.get(dc, False)}
+                    for dc in self.fake.state["dcs"]
+                },
+            )
+        if (method, path) == ("POST", "/admin/away"):
+            dc, away = body.get("dc"), body.get("away")
+            if dc not in self.fake.state["dcs"] or not isinstance(away, bool):
+                return _Answer(400, {"error": "unknown dc or away not a boolean"})
+            previous = self.fake.away.get(str(dc), False)
+            self.fake.away[str(dc)] = away
+            return _Answer(200, {"dc": dc, "previous": previous, "away": away})
+        return _Answer(404, text="404: Not Found")
+
     # ------------------------------------------------------------------ gateways
 
     def _gateway_admin(self, dc: str, method: str, path: str, body: Json) -> _Answer:
         defences = self.fake.defences[dc]
         if (method, path) == ("GET", "/admin/state"):
-            return _Answer(200, {"dc": dc, "defences": dict(defences), "in_flight": 0})
+            routes = {owner: st["primary"] for owner, st in self.fake.state["sessions"].items()}
+            if self.fake.stale_route_reads > 0:
+                self.fake.stale_route_reads -= 1
+                routes = dict.fromkeys(routes, "stale")
+            return _Answer(200, {"dc": dc, "defences": dict(defences), "in_flight": 0, "sessions": routes})
         if (method, path) == ("POST", "/admin/defences"):
             changes = {k: body[k] for k in defences if isinstance(body, dict) and k in body}
             if not changes or not all(isinstance(v, bool) for v in changes.values()):

@@ -141,7 +141,8 @@ def test_the_placement_headers_and_the_session_contract_reach_the_load(tmp_path:
     path = tmp_path / "system.yaml"
     path.write_text(yaml.safe_dump(doc))
     system = load_system(path)
-    assert system.headers["cell"] == "X-Cell" and system.session == {"read_path": "/v1/session/{user}"}
+    assert system.headers is not None and system.headers.cell == "X-Cell"
+    assert system.session is not None and system.session.read_path == "/v1/session/{user}"
     config = {"chaosdrill_target": "system", "chaosdrill_system": str(path)}
     tracking = tracking_for(config)
     assert tracking is not None and tracking.sessions
@@ -160,3 +161,72 @@ def test_the_placement_headers_and_the_session_contract_reach_the_load(tmp_path:
         and sandbox.cell == "X-Chaosdrill-Cell"
         and sandbox.read_path == "/v1/session/{user}"
     )
+
+
+SESSION = {
+    "headers": {"served_by": "X-Served-By", "cell": "X-Cell", "seq": "X-Seq", "seq_ack": "X-Seq-Ack"},
+    "session": {"read_path": "/v1/session/{user}", "write_path": "/v1/generate"},
+}
+
+
+def test_session_headers_and_read_path_read_into_their_typed_form() -> None:
+    system = parse_system({**copy.deepcopy(GOOD), **SESSION}, "s.yaml")
+    assert system.headers is not None and system.session is not None
+    assert (system.headers.served_by, system.headers.cell) == ("X-Served-By", "X-Cell")
+    assert (system.headers.seq, system.headers.seq_ack) == ("X-Seq", "X-Seq-Ack")
+    assert system.session.read_path_for("a b/c") == "/v1/session/a%20b%2Fc"
+    assert system.session.write_path == "/v1/generate"
+    plain = parse_system(GOOD, "s.yaml")
+    assert plain.headers is None and plain.session is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({"headers": {"seq": "X-Seq"}}, "headers.seq_ack", "come together"),
+        ({"headers": {"seq_ack": "X-Seq-Ack"}}, "headers.seq", "come together"),
+        ({"headers": {"cell": "X Cell"}}, "headers.cell", "match"),
+        ({"headers": {"cell": "X-A", "served_by": "x-a"}}, "headers", "named once"),
+        ({"headers": {}}, "headers", "non-empty|fewer|less"),
+        ({"session": {"read_path": "/v1/session"}}, "session.read_path", "{user} exactly once"),
+        ({"session": {"read_path": "/s/{user}/{seq}"}}, "session.read_path", "no other placeholder"),
+        ({"session": {"read_path": "s/{user}"}}, "session.read_path", "match"),
+        ({"session": {"write_path": "/w"}}, "session.read_path", "required|missing"),
+        ({"headers": {"cell": "X-Cell"}, "session": {"read_path": "/s/{user}"}}, "headers.seq", "needs"),
+    ],
+)
+def test_bad_session_settings_name_their_field(change: dict[str, Any], field: str, problem: str) -> None:
+    doc = {**copy.deepcopy(GOOD), **change}
+    with pytest.raises(BadInput) as caught:
+        parse_system(doc, "team/system.yaml")
+    assert caught.value.source == "team/system.yaml"
+    assert caught.value.field == field, caught.value
+    assert re.search(problem, str(caught.value)), str(caught.value)
+
+
+def test_served_by_must_agree_with_the_outcomes_served_by_header() -> None:
+    doc = {**copy.deepcopy(GOOD), **SESSION}
+    doc["endpoints"]["outcomes"]["served_by_header"] = "X-Other"
+    with pytest.raises(BadInput, match=r"differs from endpoints\.outcomes\.served_by_header") as caught:
+        parse_system(doc, "s.yaml")
+    assert caught.value.field == "headers.served_by"
+
+
+def test_the_sandbox_describes_its_session_contract_in_a_valid_system_file() -> None:
+    from fakes.sandbox_api import FakeSandbox
+
+    from chaosdrill.sandbox import system_file
+    from chaosdrill.sandbox.edge import CELL_HEADER, FORWARD_REQUEST, FORWARD_RESPONSE, SERVED_BY_HEADER
+    from chaosdrill.sandbox.gateway import ACK_HEADER, SEQ_HEADER
+
+    state = FakeSandbox(dcs=("dc1", "dc2", "dc3")).snapshot()
+    assert state is not None
+    system = parse_system(system_file.describe(state), "sandbox/system.yaml")  # type: ignore[arg-type]
+    assert system.headers is not None and system.session is not None
+    assert (system.headers.served_by, system.headers.cell) == (SERVED_BY_HEADER, CELL_HEADER)
+    assert (system.headers.seq, system.headers.seq_ack) == (SEQ_HEADER, ACK_HEADER)
+    assert SEQ_HEADER in FORWARD_REQUEST and {ACK_HEADER, CELL_HEADER} <= set(FORWARD_RESPONSE)
+    assert system.session.read_path_for("u1") == "/v1/session/u1"
+    links = {(lk.dc, lk.link): lk.proxies for lk in system.toxiproxy[0].links}
+    assert links[("dc1", "redis-repl")] == ("redis-repl-dc1",)
+    assert links[("dc2", "sessions")] == ("dc2-sessions-dc1", "dc2-sessions-dc2")

@@ -292,7 +292,8 @@ def test_a_negative_jitter_is_blamed_on_jitter_ms_alone(drivers: FakeDrivers, le
 def test_an_unknown_link_is_refused_naming_the_known_ones(
     fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
 ) -> None:
-    with pytest.raises(ActivityFailed, match=r"link='db'.*known links: dc1/\*/redis, dc1/az-a/replicas"):
+    known = r"dc1/\*/redis, dc1/\*/redis-repl, dc1/\*/sessions, dc1/az-a/replicas"
+    with pytest.raises(ActivityFailed, match=rf"link=.db.*known links: {known}"):
         inject("latency", {"latency_ms": 50, "link": "db"}, drivers, ledger)
     assert ledger.history() == []
     assert fake.writes == []

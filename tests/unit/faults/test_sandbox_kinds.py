@@ -1,15 +1,14 @@
-"""The sandbox's gateway faults: defences_off (the gateway's admin API) and dc_failover (the
-supervisor stops a DC's gateway). Through the engine, against the fake sandbox. Link faults
-are in ``test_links`` and ``test_latency_and_link_cut``, replica faults in ``test_pod_kill``
-and ``test_zones``, the load surge in ``test_surge``."""
+"""The sandbox's gateway faults: defences_off (the gateway's admin API). Through the engine,
+against the fake sandbox. Link faults are in ``test_links`` and ``test_latency_and_link_cut``,
+replica faults in ``test_pod_kill`` and ``test_zones``, the load surge in ``test_surge``, the
+whole-DC outage and replica promotion in ``test_dc_outage``."""
 
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.sandbox_api import SUPERVISOR_API, FakeClock, FakeDrivers, FakeSandbox
+from fakes.sandbox_api import FakeDrivers, FakeSandbox
 
-from chaosdrill.drivers.kube import client as kube_client
 from chaosdrill.errors import ActivityFailed, BadInput, FaultNotApplied
 from chaosdrill.faults import engine
 from chaosdrill.ledger import Ledger
@@ -19,14 +18,6 @@ from .sandbox_support import CONF, inject
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
 ALL_ON = {"breaker": True, "fallback": True, "rate_limit": True}
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """dc_failover's wait runs on a clock that sleeping advances."""
-    fake_time = FakeClock()
-    monkeypatch.setattr(kube_client, "time", fake_time)
-    return fake_time
 
 
 # ---------------------------------------------------------------------- defences_off
@@ -184,107 +175,3 @@ def test_defences_off_injected_twice_are_all_back_on_after_remove(
 
     assert out["ledger_entries_closed"] == 2
     assert fake.defences["dc1"] == ALL_ON
-
-
-# ---------------------------------------------------------------------- dc_failover
-
-
-def test_dc_failover_plan_names_the_dc_and_touches_nothing(fake: FakeSandbox, drivers: FakeDrivers) -> None:
-    plan = engine.plan("dc_failover", CONF, {"dc": "dc2"}, drivers)
-
-    assert plan.undo == {"instance": "fake-instance-1", "api": SUPERVISOR_API, "dc": "dc2"}
-    assert plan.key == "dc_outage:dc2"
-    assert plan.dcs == ("dc2",)
-    assert fake.calls == []
-    assert fake.gateway_running("dc2")
-
-
-def test_dc_failover_stops_the_gateway_and_is_recorded(
-    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
-) -> None:
-    pid = fake.state["dcs"]["dc2"]["gateway"]["pid"]
-
-    result = inject("dc_failover", {"dc": "dc2"}, drivers, ledger)
-
-    assert result["dc"] == "dc2"
-    assert fake.state["dcs"]["dc2"]["gateway"] is None
-    assert not fake.alive(pid)
-    assert fake.gateway_running("dc1")
-    assert [(c.url, c.body) for c in fake.writes] == [
-        (f"{SUPERVISOR_API}/gateway", {"dc": "dc2", "running": False})
-    ]
-    (record,) = ledger.history()
-    assert (record.fault.kind, record.fault.target, record.reverted_at) == ("dc_failover", "sandbox", None)
-    assert record.fault.undo == {"instance": "fake-instance-1", "api": SUPERVISOR_API, "dc": "dc2"}
-
-
-def test_dc_failover_with_the_gateway_still_up_is_not_applied(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeSandbox(gateway_ignored=True)
-    ledger = Ledger(tmp_path / "ledger.jsonl")
-
-    with pytest.raises(FaultNotApplied, match="the dc1 gateway is still running"):
-        inject("dc_failover", {"dc": "dc1"}, FakeDrivers(fake), ledger)
-
-    assert clock.slept >= 5.0
-    assert ledger.history()[0].how == "injection-failed"
-    assert [c.body["running"] for c in fake.writes] == [False, True]  # the undo asked for it back
-
-
-def test_dc_failover_remove_starts_the_gateway_again(
-    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
-) -> None:
-    inject("dc_failover", {"dc": "dc1"}, drivers, ledger)
-
-    out = engine.remove("dc_failover", CONF, {"dc": "dc1"}, drivers=drivers, ledger=ledger)
-
-    assert out == {"ledger_entries_closed": 1, "dc": "dc1"}
-    assert fake.gateway_running("dc1")
-    assert fake.alive(int(fake.state["dcs"]["dc1"]["gateway"]["pid"]))
-    assert ledger.history()[0].how == "rollback"
-
-
-def test_dc_failover_revert_from_the_ledger_record_alone(
-    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
-) -> None:
-    inject("dc_failover", {"dc": "dc1"}, drivers, ledger)
-    (fault,) = Ledger(ledger.path).replay()
-
-    engine.revert(fault, FakeDrivers(fake))
-
-    assert fake.gateway_running("dc1")
-
-
-def test_dc_failover_revert_once_the_instance_is_gone_is_a_no_op(
-    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
-) -> None:
-    inject("dc_failover", {"dc": "dc1"}, drivers, ledger)
-    (fault,) = ledger.replay()
-    fake.replace_instance("fake-instance-2")
-    before = len(fake.calls)
-
-    engine.revert(fault, drivers)
-
-    assert len(fake.calls) == before
-    assert not fake.gateway_running("dc1")
-
-
-def test_dc_failover_outside_the_dc_allowlist_is_refused_before_anything(
-    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger
-) -> None:
-    with pytest.raises(ActivityFailed, match=r"dc='dc2' reaches \['dc2'\]"):
-        inject("dc_failover", {"dc": "dc2"}, drivers, ledger, chaosdrill_allow_dcs=["dc1"])
-    assert ledger.history() == []
-    assert fake.writes == []
-
-
-@pytest.mark.parametrize(
-    ("dc", "refusal"), [("dc9", "unknown data center 'dc9'"), ("dc1", "the gateway of dc1 is not running")]
-)
-def test_dc_failover_of_an_unknown_or_stopped_dc_is_refused(
-    fake: FakeSandbox, drivers: FakeDrivers, ledger: Ledger, dc: str, refusal: str
-) -> None:
-    fake.run_gateway("dc1", False)
-    with pytest.raises(ActivityFailed, match=refusal):
-        inject("dc_failover", {"dc": dc}, drivers, ledger)
-    assert ledger.history() == []
-    assert fake.writes == []
