@@ -101,7 +101,7 @@ def test_a_mechanism_query_is_filled_with_escaped_labels_and_keeps_promql_braces
         (("mechanisms", "breakers_open"), {"query": "up"}, "mechanisms", "unknown field"),
         (("kubernetes",), {"namespaces": ["a"]}, "kubernetes.context", "missing"),
         (("headers",), {"served_by": "X-DC", "dc": "X-DC"}, "headers", "unknown field|additional"),
-        (("session",), {"read_path": "/session"}, "session.read_path", "matching"),
+        (("session",), {"read_path": "/session"}, "session.read_path", "exactly once"),
     ],
 )
 def test_every_error_names_the_file_and_the_field(
