@@ -377,7 +377,7 @@ def run_plan(
         results.extend(_run_experiments(plan, prepared, command, preflight, say))
         rehearsals = run_rehearsals(plan, out, say)
     finished = time.time()
-    report = write_reports(results, out, title=f"Drill {plan.name}", slo=plan.slo)
+    report = write_reports(results, out, title=f"Drill {plan.name}", slo=plan.slo, rehearsals=rehearsals)
     outcome = DrillOutcome(
         plan=plan,
         out=out,

@@ -5,9 +5,10 @@ terminals (Markdown), and CI dashboards (JUnit). All three render one list of
 :class:`~chaosdrill.report.model.ExperimentResult`, so they cannot disagree.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chaosdrill.report.html import write_html
 from chaosdrill.report.junit import write_junit
@@ -26,12 +27,18 @@ class ReportFiles:
 
 
 def write_reports(
-    results: Sequence[ExperimentResult], out: Path, *, title: str, slo: SloOverrides | None = None
+    results: Sequence[ExperimentResult],
+    out: Path,
+    *,
+    title: str,
+    slo: SloOverrides | None = None,
+    rehearsals: Sequence[Mapping[str, Any]] = (),
 ) -> ReportFiles:
-    """Write ``index.html``, ``report.md`` and ``junit.xml`` into ``out``."""
+    """Write ``index.html``, ``report.md`` and ``junit.xml`` into ``out``; ``rehearsals`` are
+    the records of the drill's ``rehearse --auto`` runs (runbook, status, TTD, TTM, steps)."""
     out.mkdir(parents=True, exist_ok=True)
     return ReportFiles(
-        html=write_html(results, title, out / "index.html", slo),
-        markdown=write_markdown(results, title, out / "report.md"),
+        html=write_html(results, title, out / "index.html", slo, rehearsals),
+        markdown=write_markdown(results, title, out / "report.md", rehearsals),
         junit=write_junit(results, title, out / "junit.xml"),
     )

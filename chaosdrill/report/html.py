@@ -6,9 +6,10 @@ everything it shows, and tests/integration/test_report_browser.py loads it in he
 Chromium and fails on any request it makes.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -16,6 +17,7 @@ from markupsafe import Markup
 from chaosdrill.report.charts import replicas_svg, timeline_svg
 from chaosdrill.report.formatting import fmt_ms, fmt_pct, fmt_s, guarded_text
 from chaosdrill.report.model import Evidence, ExperimentResult
+from chaosdrill.report.rehearsals import rehearsal_row
 from chaosdrill.slo import SloOverrides
 
 __all__ = ["render_html", "write_html"]
@@ -54,9 +56,15 @@ def _charts(result: ExperimentResult) -> dict[str, object]:
     }
 
 
-def render_html(results: Sequence[ExperimentResult], title: str, slo: SloOverrides | None = None) -> str:
+def render_html(
+    results: Sequence[ExperimentResult],
+    title: str,
+    slo: SloOverrides | None = None,
+    rehearsals: Sequence[Mapping[str, Any]] = (),
+) -> str:
     template = _environment().get_template("report.html.j2")
     return template.render(
+        rehearsals=[rehearsal_row(r) for r in rehearsals],
         title=title,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         results=[(r, _charts(r)) for r in results],
@@ -66,7 +74,11 @@ def render_html(results: Sequence[ExperimentResult], title: str, slo: SloOverrid
 
 
 def write_html(
-    results: Sequence[ExperimentResult], title: str, path: Path, slo: SloOverrides | None = None
+    results: Sequence[ExperimentResult],
+    title: str,
+    path: Path,
+    slo: SloOverrides | None = None,
+    rehearsals: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    path.write_text(render_html(results, title, slo), encoding="utf-8")
+    path.write_text(render_html(results, title, slo, rehearsals), encoding="utf-8")
     return path

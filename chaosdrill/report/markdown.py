@@ -1,11 +1,13 @@
 """A Markdown report: the same verdicts as the HTML, readable in a PR comment or a terminal."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from chaosdrill.report.formatting import fmt_ms, fmt_pct, fmt_s, guarded_text
 from chaosdrill.report.model import Evidence, ExperimentResult
+from chaosdrill.report.rehearsals import rehearsal_row
 
 __all__ = ["render_markdown", "write_markdown"]
 
@@ -36,7 +38,9 @@ def _evidence_line(e: Evidence, started: float | None) -> str:
     return line + " |"
 
 
-def render_markdown(results: Sequence[ExperimentResult], title: str) -> str:
+def render_markdown(
+    results: Sequence[ExperimentResult], title: str, rehearsals: Sequence[Mapping[str, Any]] = ()
+) -> str:
     passed = sum(1 for r in results if r.passed)
     lines = [
         f"# {title}",
@@ -86,9 +90,18 @@ def render_markdown(results: Sequence[ExperimentResult], title: str) -> str:
             lines += [f"- ledger: {_cell(d.description)}{_live(d.live_s)}" for d in r.ledger_faults]
             lines.append("")
         lines += [f"_Note: {_cell(n)}_" for n in r.notes]
+    if rehearsals:
+        lines += ["", "## Rehearsals", "", "| runbook | status | time to detect | time to mitigate | steps |"]
+        lines.append("|---|---|---|---|---|")
+        for row in map(rehearsal_row, rehearsals):
+            lines.append(
+                f"| {_cell(row.runbook)} | {row.status} | {fmt_s(row.ttd_s)} | {fmt_s(row.ttm_s)} | {row.steps} |"
+            )
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_markdown(results: Sequence[ExperimentResult], title: str, path: Path) -> Path:
-    path.write_text(render_markdown(results, title), encoding="utf-8")
+def write_markdown(
+    results: Sequence[ExperimentResult], title: str, path: Path, rehearsals: Sequence[Mapping[str, Any]] = ()
+) -> Path:
+    path.write_text(render_markdown(results, title, rehearsals), encoding="utf-8")
     return path
