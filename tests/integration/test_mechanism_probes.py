@@ -8,6 +8,7 @@ load controls do in a chaos run, and reverts whatever it injected. The "defence 
 first: the mechanism queries look back 15 s, so a working defence just before would leak into it.
 """
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -18,7 +19,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from actions import datacenters, defences, latency, traffic
-from chaosdrill import evidence, runctx
+from chaosdrill import evidence, runctx, telemetry
 from chaosdrill.controls import load as load_control
 from chaosdrill.ledger import default_ledger
 from chaosdrill.recovery import revert_faults
@@ -44,6 +45,11 @@ class Run:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         self.monkeypatch = monkeypatch
+        # The load control sets the measurements variable in os.environ itself; register it
+        # with monkeypatch so it is gone after the test (a later test's `chaos run` inherits
+        # this process's environment and would judge these measurements).
+        monkeypatch.setenv(runctx.MEASUREMENTS_ENV, "")
+        monkeypatch.delenv(runctx.MEASUREMENTS_ENV)
         self.tmp_path = tmp_path
         self.ids: list[str] = []
         self.fresh()
@@ -102,21 +108,40 @@ def skipped_then_failing_without_a_fault(run: Run, call: Callable[[], dict[str, 
         call()
 
 
+def settle_breaker(dc: str, pool: str, timeout_s: float = 30.0) -> None:
+    """Wait (bounded) until the breaker's mechanism query is false now: a breaker an earlier
+    test left open (the guardrail test drives errors just before this file) would otherwise
+    count as "opened" at the fault's injection, and the breaker-off case could not fail."""
+    query = telemetry.mechanism("breaker_open", CONF, dc=dc, pool=pool)
+    if query is None:
+        return
+    deadline = time.monotonic() + timeout_s
+    while telemetry.is_true_now(query, CONF, None):
+        assert time.monotonic() < deadline, f"breaker {dc}/{pool} still open after {timeout_s:g}s: {query}"
+        time.sleep(0.5)
+
+
 def test_breaker_probes(run: Run) -> None:
     start_load(STEADY)
+    settle_breaker("dc1", "az-a")  # under load: a breaker left half-open closes on traffic
     opened = partial(breaker.breaker_opened_within, "dc1", "az-a", 5, "latency", configuration=CONF)
     skipped_then_failing_without_a_fault(run, opened)
 
     # breaker off: 800 ms on az-a trips nothing
     run.method()
     defences.disable_defences("dc1", breaker=True, configuration=CONF)
+    settle_breaker("dc1", "az-a")
     latency.add_latency(800, dc="dc1", az="az-a", configuration=CONF)
     time.sleep(7)
     latency.remove_latency(dc="dc1", az="az-a", configuration=CONF)
     defences.restore_defences("dc1", configuration=CONF)
     run.after()
-    with pytest.raises(ActivityFailed, match=r"did not open within 5s|never opened"):
-        opened()
+    try:
+        got = opened()
+    except ActivityFailed as e:
+        assert re.search(r"did not open within 5s|never opened", str(e)), str(e)
+    else:
+        pytest.fail(f"the breaker-off case passed: {got}")
 
     # breaker on: it opens, and closes after the revert
     restart_load(run, STEADY)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from chaos_run_support import CHAOS, LEDGER_CONTROL
 
+from chaosdrill import runctx
 from chaosdrill.controls.ledger import judge_method
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -46,13 +47,20 @@ FAILING_ACTION = {
 }
 
 
+def _outside_any_run() -> dict[str, str]:
+    """This process's environment without a run context an earlier test may have left (its
+    measurements would let the load-less probe pass)."""
+    context = {runctx.RUN_ID_ENV, runctx.PHASE_ENV, runctx.MEASUREMENTS_ENV, runctx.RUN_DIR_ENV}
+    return {k: v for k, v in os.environ.items() if k not in context}
+
+
 def run(tmp_path: Path, doc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(doc))
     proc = subprocess.run(
         [CHAOS, "--no-version-check", "run", "--journal-path", str(tmp_path / "journal.json"), str(path)],
         cwd=tmp_path,
-        env={**os.environ, "CHAOSDRILL_HOME": str(tmp_path / "home")},
+        env={**_outside_any_run(), "CHAOSDRILL_HOME": str(tmp_path / "home")},
         capture_output=True,
         text=True,
         timeout=100,
