@@ -6,10 +6,12 @@ experiment that wedges or crashes cannot take the others (or the report) down wi
 The experiment's own file says what outcome to expect; the verdict is the comparison.
 
 Before anything runs, each experiment of this month's rotation slot is prepared: the
-drill writes the experiment as it will run it (``<run>/experiment.json``: the plan's
-configuration overrides merged in, the guardrail added unless the experiment opts out, see
-:mod:`chaosdrill.drills.guard`), and preflight resolves what it would touch against the live
-target. One experiment that breaks its blast radius refuses the whole drill (exit 2, nothing
+drill writes the experiment as it will run it (the plan's configuration overrides merged
+in, the guardrail added unless the experiment opts out, see :mod:`chaosdrill.drills.guard`),
+and preflight resolves what it would touch against the live target. The file chaos runs
+holds the experiment's inline and marked secrets, so it lives in a private (0700) folder
+outside the report tree, removed when the drill ends; the run folder keeps a copy with every
+secret redacted (``<run>/experiment.json``), since report folders get uploaded. One experiment that breaks its blast radius refuses the whole drill (exit 2, nothing
 injected); preflight runs again right before each experiment, since the target may have
 changed under the earlier ones.
 
@@ -25,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,6 +42,7 @@ from chaosdrill.drills.measures import run_of
 from chaosdrill.drills.plan import DrillPlan, PlannedExperiment, load_experiment
 from chaosdrill.drills.store import Outcome, Run, open_store
 from chaosdrill.errors import BadInput, NotRunning, ToolError
+from chaosdrill.redact import redactor_for, scrub_journal
 from chaosdrill.report import ReportFiles, write_reports
 from chaosdrill.report.model import ExperimentResult, load_result
 
@@ -69,7 +73,7 @@ class Prepared:
 
     planned: PlannedExperiment
     run_dir: Path
-    experiment: Path  # <run_dir>/experiment.json
+    experiment: Path  # the file chaos runs, secrets and all, in the drill's private folder
     guard: Guard
 
 
@@ -138,8 +142,9 @@ def _tail(path: Path, chars: int = 1200) -> str:
         return ""
 
 
-def prepare(plan: DrillPlan, planned: PlannedExperiment, run_dir: Path) -> Prepared:
-    """Write the experiment as the drill runs it, and its var file, into a clean ``run_dir``."""
+def prepare(plan: DrillPlan, planned: PlannedExperiment, run_dir: Path, private: Path) -> Prepared:
+    """Write the experiment as the drill runs it into ``private``, its redacted copy and var
+    file into a clean ``run_dir``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in _RUN_FILES:  # a stale journal must never be mistaken for this run's
         (run_dir / name).unlink(missing_ok=True)
@@ -147,13 +152,16 @@ def prepare(plan: DrillPlan, planned: PlannedExperiment, run_dir: Path) -> Prepa
     doc, guard = guarded(load_experiment(planned.path), planned.guard)
     # The overrides go into the file too, so preflight judges exactly what chaos will run.
     doc["configuration"] = {**(doc.get("configuration") or {}), **overrides}
-    experiment = run_dir / "experiment.json"
+    experiment = private / f"{run_dir.name}.json"
     experiment.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    record = dict(doc)
+    scrub_journal(record, redactor_for(doc["configuration"], None, doc))  # the same as a journal's
+    (run_dir / "experiment.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     (run_dir / "drill-vars.json").write_text(
         json.dumps({"configuration": overrides}, indent=2), encoding="utf-8"
     )
-    record = {"experiment": str(planned.path), "family": planned.family, "guardrail": guard.as_record()}
-    (run_dir / "drill-run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    facts = {"experiment": str(planned.path), "family": planned.family, "guardrail": guard.as_record()}
+    (run_dir / "drill-run.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
     return Prepared(planned, run_dir, experiment, guard)
 
 
@@ -365,17 +373,19 @@ def run_plan(
         pass  # a store that is not ours is bad input now, not after an hour of drilling
     _announce(plan, month, chosen, say)
     out.mkdir(parents=True, exist_ok=True)
-    prepared = [prepare(plan, e, d) for e, d in zip(chosen, _run_dirs(chosen, out), strict=True)]
-    started = time.time()
-    say(f"drill {plan.name}: {len(chosen)} experiment(s) on {plan.target.value}, into {out}")
     results: list[ExperimentResult] = []
-    with target_environment(
-        plan.target, manage=manage_target, topology=plan.topology, slo=plan.slo.availability, say=say
-    ):
-        if preflight is not None:
-            _preflight_all(prepared, preflight, say)
-        results.extend(_run_experiments(plan, prepared, command, preflight, say))
-        rehearsals = run_rehearsals(plan, out, say)
+    with tempfile.TemporaryDirectory(prefix="chaosdrill-drill-") as private:
+        runs = zip(chosen, _run_dirs(chosen, out), strict=True)
+        prepared = [prepare(plan, e, d, Path(private)) for e, d in runs]
+        started = time.time()
+        say(f"drill {plan.name}: {len(chosen)} experiment(s) on {plan.target.value}, into {out}")
+        with target_environment(
+            plan.target, manage=manage_target, topology=plan.topology, slo=plan.slo.availability, say=say
+        ):
+            if preflight is not None:
+                _preflight_all(prepared, preflight, say)
+            results.extend(_run_experiments(plan, prepared, command, preflight, say))
+            rehearsals = run_rehearsals(plan, out, say)
     finished = time.time()
     report = write_reports(results, out, title=f"Drill {plan.name}", slo=plan.slo, rehearsals=rehearsals)
     outcome = DrillOutcome(
