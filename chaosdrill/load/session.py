@@ -4,16 +4,21 @@ A session stream sends each virtual user's requests with the user's own sequence
 (1, 2, 3, ...). A 2xx answer that echoes it in the seq-ack header acknowledges the write, and
 the book keeps a short history of each user's acknowledged writes (seq, ack time, serving DC).
 
-The service's read path answers only the latest stored sequence number, so a lost write is
-visible only until the user writes again: after a DC loss, the first write that reaches the
-promoted replica overwrites the evidence. So the book reads a user back *before* its next
-write whenever that user may have lost data: when one of its cell's writes goes unacknowledged,
+The service's read path answers the latest stored sequence number (``seq``) and, optionally,
+the recent ones it holds (``seqs``, a list of integers). With ``seqs`` a read finds a lost
+write however many writes landed after it: 11..20 acknowledged on a lost primary and 21
+written on the promoted replica read back as ``seq`` 21 with ``seqs`` lacking 11..20. With
+``seq`` alone a lost write is visible only until the user writes again: the first write that
+reaches the promoted replica overwrites the evidence. Either way, the book reads a user back
+*before* its next write whenever that user may have lost data: when one of its cell's writes goes unacknowledged,
 when its cell's writes start being acknowledged by another DC (failover, failback), or when
 every user is asked to verify (the control API's ``/verify``, and once more at the end of the
 run). All users of a cell are marked at once, since a DC loss takes the whole cell with it.
 
 A read sent at ``t`` that finds ``n`` judges every write acknowledged before ``t``: those with
-seq > n are lost (and leave the history, so no loss is counted twice). Writes a read found stay
+seq > n are lost, and so are those missing from its ``seqs`` that are not older than the
+oldest number ``seqs`` holds (older ones may have been trimmed, not lost). Lost writes leave
+the history, so no loss is counted twice. Writes a read found stay
 in the history, because a later read can still find them gone: a failback to a store that
 missed the failover's writes rolls a user back past writes that were verified once. Memory
 stays bounded: the last :data:`ACK_HISTORY` acknowledged writes per user (an unverified one
@@ -148,9 +153,10 @@ class SessionBook:
         """A read-back's answer: the writes it shows lost, or None when it could not be judged
         (the read failed or its body was not the session JSON); the user stays marked then."""
         self.reading[user] = 0
-        found = _stored_seq(body)
-        if found is None:
+        stored = _stored(body)
+        if stored is None:
             return None
+        found, held = stored
         self.suspect[user] = 0
         sent = self.read_sent[user]
         self.verified_at[user] = max(self.verified_at[user], sent)
@@ -162,7 +168,7 @@ class SessionBook:
         cell = self.cell_of[user].decode("latin-1")
         for seq, acked_at, dc in h:
             # Acknowledged after the read left: not judged by it.
-            if acked_at < sent and seq > found:
+            if acked_at < sent and _missing(seq, found, held):
                 lost.append(LostWrite(user, seq, acked_at, dc.decode("latin-1"), cell, found, now))
             else:
                 kept.append((seq, acked_at, dc))
@@ -184,8 +190,18 @@ class SessionBook:
         }
 
 
-def _stored_seq(body: bytes | None) -> int | None:
-    """The ``seq`` of a session read's JSON answer (0 for null: nothing stored), or None."""
+def _missing(seq: int, found: int, held: frozenset[int] | None) -> bool:
+    """Whether a read that found ``found`` (and ``held``, when it listed them) lacks ``seq``."""
+    if seq > found:
+        return True
+    if not held or seq in held:
+        return False
+    return seq >= min(held)  # below the oldest kept: trimmed by the store's window, not judged
+
+
+def _stored(body: bytes | None) -> tuple[int, frozenset[int] | None] | None:
+    """A session read's JSON answer: its ``seq`` (0 for null: nothing stored) and its ``seqs``
+    (None when absent or not a list of integers); None when the answer is not one."""
     if not body:
         return None
     try:
@@ -194,12 +210,21 @@ def _stored_seq(body: bytes | None) -> int | None:
         return None
     if not isinstance(doc, dict) or "seq" not in doc:
         return None
-    seq = doc["seq"]
-    if seq is None:
-        return 0
-    if isinstance(seq, bool) or not isinstance(seq, int | str):
+    latest = _as_int(doc["seq"] if doc["seq"] is not None else 0)
+    if latest is None:
+        return None
+    raw = doc.get("seqs")
+    held = None
+    if isinstance(raw, list):
+        numbers = [_as_int(v) for v in raw]
+        held = frozenset(n for n in numbers if n is not None) if None not in numbers else None
+    return latest, held
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
         return None
     try:
-        return int(seq)
+        return int(value)
     except ValueError:
         return None

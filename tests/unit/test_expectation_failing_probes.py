@@ -142,7 +142,8 @@ def _first_probe_module(data: dict[str, Any]) -> str:
 
 
 def test_make_drill_has_a_control_failing_on_each_defence_family() -> None:
-    """One deviating control per family in the sandbox plan's folder, each naming its own
+    """One deviating control per family in the sandbox plan's folder (the five defences, and
+    the RPO bound of a DC loss), each naming its own
     mechanism probe, listed first (chaoslib stops the hypothesis at its first failure)."""
     families: dict[str, str] = {}
     for path in sorted((REPO / "experiments" / "sandbox").glob("*.yaml")):
@@ -161,4 +162,5 @@ def test_make_drill_has_a_control_failing_on_each_defence_family() -> None:
         "probes.ratelimit",
         "probes.autoscaling",
         "probes.failover",
+        "probes.recovery_objectives",  # the RPO bound, under 2 s of replication lag (issue 12)
     }, families

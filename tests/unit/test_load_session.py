@@ -21,8 +21,11 @@ pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 T = 1_000.0
 
 
-def _read(seq: int | None) -> bytes:
-    return json.dumps({"user": "u0", "seq": seq, "store": "dc1"}).encode()
+def _read(seq: int | None, seqs: list[object] | None = None) -> bytes:
+    doc: dict[str, object] = {"user": "u0", "seq": seq, "store": "dc1"}
+    if seqs is not None:
+        doc["seqs"] = seqs
+    return json.dumps(doc).encode()
 
 
 def _book_with_acks(users: int = 3) -> SessionBook:
@@ -58,6 +61,36 @@ def test_null_means_nothing_stored_and_writes_acked_after_the_read_left_are_not_
     book.on_write(0, book.next_write(0), True, T + 1.5, b"dc1", b"dc1")  # acked after the read left
     lost = book.on_read(0, _read(None), T + 2)
     assert lost is not None and [(w.seq, w.found) for w in lost] == [(1, 0)]
+
+
+def test_seqs_find_a_loss_a_later_write_overwrote() -> None:
+    """1..5 acked on dc2, 3..4 lost with it, 6 written on the promoted replica: ``seq`` alone
+    says 6 and hides the loss; ``seqs`` lacks 3 and 4."""
+    book = SessionBook(1)
+    for i in range(5):
+        book.on_write(0, book.next_write(0), True, T + i, b"dc2", b"dc2")
+    book.on_write(0, book.next_write(0), True, T + 6, b"dc3", b"dc2")
+    book.read_started(0, T + 7)
+    lost = book.on_read(0, _read(6, [1, 2, 5, 6]), T + 7.1)
+    assert lost is not None and [(w.seq, w.found) for w in lost] == [(3, 6), (4, 6)]
+    plain = SessionBook(1)
+    for i in range(6):
+        plain.on_write(0, plain.next_write(0), True, T + i, b"dc2", b"dc2")
+    plain.read_started(0, T + 7)
+    assert plain.on_read(0, _read(6), T + 7.1) == [], "without seqs the overwritten loss is invisible"
+
+
+def test_seqs_trimmed_below_their_oldest_and_malformed_seqs_are_not_judged() -> None:
+    book = SessionBook(1)
+    for i in range(4):
+        book.on_write(0, book.next_write(0), True, T + i, b"dc1", b"dc1")
+    book.read_started(0, T + 5)
+    assert book.on_read(0, _read(4, [3, 4]), T + 5.1) == [], "1 and 2 fell out of the store's window"
+    book.read_started(0, T + 6)
+    assert book.on_read(0, _read(4, [3, "x", 4]), T + 6.1) == [], "a malformed list falls back to seq"
+    book.read_started(0, T + 7)
+    lost = book.on_read(0, _read(4, [1, 4]), T + 7.1)
+    assert lost is not None and [w.seq for w in lost] == [2, 3]
 
 
 def test_an_unacknowledged_write_marks_its_whole_cell_and_only_it() -> None:
