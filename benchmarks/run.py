@@ -583,13 +583,15 @@ def rows_dc_loss(r: dict[str, Any]) -> list[Row]:
             ours=f"RTO median {_n(rto, 2)} s (max {_n(r.get('rto_max_s'), 2)} s); RPO median {_n(rpo, 3)} s, "
             f"{_n(r.get('rpo_writes_median'), 0)} writes (max {_n(r.get('rpo_writes_max'), 0)}) over {r.get('runs')} runs",
             peer=f"the seed's promise: a cross-cloud switch within {_n(seed / 60, 0)} minutes",
-            ratio=_ratio(rto, seed),
+            # How many of this RTO fit in the promise (the promise is a figure, not a peer's run).
+            ratio=_ratio(seed, rto, 0, "x inside the promise") if rto else "—",
             target=target,
             met=_yes(met),
             how=(
                 "`benchmarks/dc_loss.py`: the sandbox in its own CHAOSDRILL_HOME; a purpose-built experiment with "
                 "the ledger and load controls (a chat stream and a session stream: per-user sequence numbers, "
-                "read back before a suspect user's next write; 0.25 s windows) loses dc2 whole "
+                "read back, with the numbers the store holds, before a suspect user's next write; 0.25 s "
+                "windows) loses dc2 whole "
                 f"(`actions.datacenters.dc_failover`) for {r.get('outage_s')} s, then brings it back. "
                 "`probes.recovery_objectives.rto_within` gives the RTO: from the ledger's injection to the start "
                 "of the first 4 consecutive windows in which dc2's cell is served at 99.5 % while dc2 is down; "

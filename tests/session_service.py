@@ -20,14 +20,13 @@ and every one it lost, so a test can compare them with what the load found.
 
 import asyncio
 import hashlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from threaded_app import serve_app
 
 __all__ = ["SessionService", "serve"]
 
@@ -175,27 +174,5 @@ class SessionServer:
 @contextmanager
 def serve(dcs: int = 3) -> Iterator[SessionServer]:
     svc = SessionService(dcs)
-    loop = asyncio.new_event_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    runner = web.AppRunner(svc.app(), access_log=None)
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.SockSite(runner, sock).start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=run, name="session-service", daemon=True)
-    thread.start()
-    assert ready.wait(10), "the session service did not start"
-    try:
-        yield SessionServer(svc, loop, f"http://127.0.0.1:{port}")
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+    with serve_app(svc.app(), "session-service") as (url, loop):
+        yield SessionServer(svc, loop, url)

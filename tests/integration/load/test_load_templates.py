@@ -7,11 +7,8 @@ Content-Length but no body. The service tallies what it answered per stream, and
 measurements must count exactly the same.
 """
 
-import asyncio
 import json
 import re
-import socket
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp import web
+from threaded_app import serve_app
 
 from chaosdrill.controls import load as load_control
 from chaosdrill.load import control
@@ -126,31 +124,8 @@ class _Service:
 def service() -> Iterator[tuple[str, _Service]]:
     """The service on an ephemeral loopback port, in a thread with its own event loop."""
     svc = _Service()
-    loop = asyncio.new_event_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    runner = web.AppRunner(svc.app(), access_log=None)
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.SockSite(runner, sock).start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=serve, name="template-service", daemon=True)
-    thread.start()
-    assert ready.wait(10), "the service did not start"
-    try:
-        yield f"http://127.0.0.1:{port}", svc
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        assert not thread.is_alive()
+    with serve_app(svc.app(), "template-service") as (url, _loop):
+        yield url, svc
 
 
 def _check_counts(measurements: Path, svc: _Service, streams: list[str]) -> None:
