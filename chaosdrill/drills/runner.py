@@ -5,15 +5,16 @@ drill exercises the same controls, rollbacks and signal handling as a manual run
 experiment that wedges or crashes cannot take the others (or the report) down with it.
 The experiment's own file says what outcome to expect; the verdict is the comparison.
 
-Before anything runs, each experiment of this month's rotation slot is prepared: the
-drill writes the experiment as it will run it (the plan's configuration overrides merged
-in, the guardrail added unless the experiment opts out, see :mod:`chaosdrill.drills.guard`),
-and preflight resolves what it would touch against the live target. The file chaos runs
-holds the experiment's inline and marked secrets, so it lives in a private (0700) folder
-outside the report tree, removed when the drill ends; the run folder keeps a copy with every
-secret redacted (``<run>/experiment.json``), since report folders get uploaded. One experiment that breaks its blast radius refuses the whole drill (exit 2, nothing
-injected); preflight runs again right before each experiment, since the target may have
-changed under the earlier ones.
+Before anything runs, each experiment of this month's rotation slot is prepared: the drill
+writes the experiment as it will run it (the plan's configuration overrides merged in, the
+guardrail added unless the experiment opts out, see :mod:`chaosdrill.drills.guard`), and
+preflight resolves what it would touch against the live target. The file chaos runs holds
+the experiment's inline and marked secrets, so it lives in a private (0700) folder outside
+the report tree, removed when the drill ends; the run folder keeps a copy with every secret
+redacted (``<run>/experiment.json``), since report folders get uploaded. One experiment that
+breaks its blast radius refuses the whole drill (exit 2, nothing injected); preflight runs
+again right before each experiment, since the target may have changed under the earlier
+ones.
 
 Exit code of a drill: 0 when every experiment ended as expected, 1 when one did not (a
 finding about the system), 2 when a run broke without a journal or was refused by

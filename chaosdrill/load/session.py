@@ -10,19 +10,20 @@ write however many writes landed after it: 11..20 acknowledged on a lost primary
 written on the promoted replica read back as ``seq`` 21 with ``seqs`` lacking 11..20. With
 ``seq`` alone a lost write is visible only until the user writes again: the first write that
 reaches the promoted replica overwrites the evidence. Either way, the book reads a user back
-*before* its next write whenever that user may have lost data: when one of its cell's writes goes unacknowledged,
-when its cell's writes start being acknowledged by another DC (failover, failback), or when
-every user is asked to verify (the control API's ``/verify``, and once more at the end of the
-run). All users of a cell are marked at once, since a DC loss takes the whole cell with it.
+*before* its next write whenever that user may have lost data: when one of its cell's writes
+goes unacknowledged, when its cell's writes start being acknowledged by another DC
+(failover, failback), or when every user is asked to verify (the control API's ``/verify``,
+and once more at the end of the run). All users of a cell are marked at once, since a DC
+loss takes the whole cell with it.
 
-A read sent at ``t`` that finds ``n`` judges every write acknowledged before ``t``: those with
-seq > n are lost, and so are those missing from its ``seqs`` that are not older than the
-oldest number ``seqs`` holds (older ones may have been trimmed, not lost). Lost writes leave
-the history, so no loss is counted twice. Writes a read found stay
-in the history, because a later read can still find them gone: a failback to a store that
-missed the failover's writes rolls a user back past writes that were verified once. Memory
-stays bounded: the last :data:`ACK_HISTORY` acknowledged writes per user (an unverified one
-pushed out is counted in ``unverified_dropped``, so a loss reaching further back shows as
+A read sent at ``t`` that finds ``n`` judges every write acknowledged before ``t``: those
+with seq > n are lost, and so are those missing from its ``seqs`` that are not older than
+the oldest number ``seqs`` holds (older ones may have been trimmed, not lost). Lost writes
+leave the history, so no loss is counted twice. Writes a read found stay in the history,
+because a later read can still find them gone: a failback to a store that missed the
+failover's writes rolls a user back past writes that were verified once. Memory stays
+bounded: the last :data:`ACK_HISTORY` acknowledged writes per user (an unverified one pushed
+out is counted in ``unverified_dropped``, so a loss reaching further back shows as
 truncated).
 """
 
