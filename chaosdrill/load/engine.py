@@ -32,7 +32,7 @@ from chaosdrill.load.outcome import SANDBOX_CLASSIFIER, Classifier, ErrorReason,
 from chaosdrill.load.profile import Profile, Stream, UserSelection
 from chaosdrill.load.recorder import Recorder
 from chaosdrill.load.render import StreamRequests, read_requests_for, requests_for
-from chaosdrill.load.session import SessionBook
+from chaosdrill.load.session import SessionBook, run_base
 from chaosdrill.load.template import SANDBOX_RULES, Endpoints
 
 __all__ = ["Engine", "Target", "resolve_target"]
@@ -99,7 +99,7 @@ class _StreamState:
         self.stream = stream
         self.render = requests.render
         # A session stream: per-user sequence numbers, and a read-back before a suspect write.
-        self.book = SessionBook(stream.users) if reads is not None else None
+        self.book = SessionBook(stream.users, run_base(time.time())) if reads is not None else None
         self.read_render = reads.render if reads is not None else None
         # Each user's home cell as last answered, so a request that got no answer still counts
         # against its cell (with cell tracking on).

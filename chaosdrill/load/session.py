@@ -1,7 +1,7 @@
 """Per-user session writes: which acknowledged writes a read-back no longer finds.
 
 A session stream sends each virtual user's requests with the user's own sequence number
-(1, 2, 3, ...). A 2xx answer that echoes it in the seq-ack header acknowledges the write, and
+(b+1, b+2, ..., b from :func:`run_base`). A 2xx answer that echoes it in the seq-ack header acknowledges the write, and
 the book keeps a short history of each user's acknowledged writes (seq, ack time, serving DC).
 
 The service's read path answers the latest stored sequence number (``seq``) and, optionally,
@@ -31,7 +31,7 @@ import json
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["ACK_HISTORY", "LostWrite", "SessionBook"]
+__all__ = ["ACK_HISTORY", "LostWrite", "SessionBook", "run_base"]
 
 ACK_HISTORY = 64
 UNKNOWN_CELL = b""
@@ -50,12 +50,22 @@ class LostWrite:
     detected_at: float
 
 
+def run_base(epoch_s: float) -> int:
+    """The sequence numbers' starting point of a run started at ``epoch_s``: its epoch
+    milliseconds times 1,000, so each run's numbers lie above the last run's (unless a user
+    wrote a thousand times per millisecond of the gap) and below 2^53 until the year 2255."""
+    return int(epoch_s * 1000) * 1000
+
+
 class SessionBook:
     """One session stream's users: their sequence numbers, acknowledged writes and suspicions."""
 
-    def __init__(self, users: int) -> None:
+    def __init__(self, users: int, first_seq: int = 0) -> None:
         self.users = users
-        self.next_seq = [0] * users
+        # Every user's numbers continue from ``first_seq`` (see :func:`run_base`), above any an
+        # earlier run left in the store: a rerun writing 1, 2, 3 again would change nothing
+        # there, so it would have nothing to lose and the RPO would read 0 whatever happened.
+        self.next_seq = [first_seq] * users
         self.history: list[deque[tuple[int, float, bytes]] | None] = [None] * users
         self.last_dc: list[bytes | None] = [None] * users
         self.cell_of: list[bytes] = [UNKNOWN_CELL] * users

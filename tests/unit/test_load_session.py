@@ -13,7 +13,7 @@ from chaosdrill.load.outcome import Classifier, ErrorReason, Outcome, Verdict
 from chaosdrill.load.profile import SANDBOX_TRACKING, parse_profile
 from chaosdrill.load.recorder import Recorder, StreamInfo
 from chaosdrill.load.render import read_requests_for, requests_for
-from chaosdrill.load.session import ACK_HISTORY, SessionBook
+from chaosdrill.load.session import ACK_HISTORY, SessionBook, run_base
 from chaosdrill.load.template import SANDBOX_RULES
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
@@ -254,3 +254,18 @@ def test_an_untracked_window_line_still_parses_with_empty_placement() -> None:
     w = m.parse_window({"t0": 1.0, "t1": 2.0, "streams": {"a": {"ok": 3}}})
     assert w is not None
     assert w.streams["a"].cells == {} and w.streams["a"].dcs == {} and w.streams["a"].session is None
+
+
+def test_a_run_numbers_its_writes_above_any_earlier_run() -> None:
+    """Users are the same each run: a rerun writing 1, 2, 3 again changes nothing in a store
+    that holds them, so it has nothing to lose. Each run starts above the last."""
+    earlier, later = run_base(1_796_000_000.0), run_base(1_796_000_000.001)
+    assert later > earlier
+    assert earlier + 999 < later  # a user's thousand writes stay below the next millisecond's run
+    assert run_base(9_000_000_000.0) < 2**53  # the sandbox's (and JSON's) integer limit, to 2255
+    book = SessionBook(2, first_seq=earlier)
+    assert [book.next_write(0), book.next_write(0), book.next_write(1)] == [
+        earlier + 1,
+        earlier + 2,
+        earlier + 1,
+    ]
