@@ -16,6 +16,11 @@ from chaosdrill.errors import NotRunning, PermanentError, TemporaryError
 __all__ = ["Link", "Proxy", "ToxiproxyClient", "ToxiproxyError"]
 
 TIMEOUT_S = 5.0
+# Removing a toxic can take 5 s per chunk the toxic still holds for a connection that closed
+# under it (toxiproxy's RemoveToxic retries each such write for 5 s; Shopify/toxiproxy#558):
+# a latency toxic on a link whose upstream was just re-pointed, say. Wait for it rather than
+# give up at 5 s with the toxic removed a moment later and the fault still open in the ledger.
+REMOVE_TOXIC_TIMEOUT_S = 65.0
 START_HINT = "is it running? (the sandbox starts its own with `chaosdrill sandbox up`)"
 
 
@@ -57,9 +62,11 @@ class ToxiproxyClient:
         # The API refuses browser User-Agents (anti-CSRF); say who we are.
         self._http.headers["User-Agent"] = "chaosdrill"
 
-    def _do(self, method: str, path: str, body: Any = None, ok_missing: bool = False) -> Any:
+    def _do(
+        self, method: str, path: str, body: Any = None, ok_missing: bool = False, timeout_s: float = TIMEOUT_S
+    ) -> Any:
         try:
-            resp = self._http.request(method, f"{self.api}{path}", json=body, timeout=TIMEOUT_S)
+            resp = self._http.request(method, f"{self.api}{path}", json=body, timeout=timeout_s)
         except requests.ConnectionError as e:
             raise NotRunning(f"toxiproxy is not reachable at {self.api}: {START_HINT}") from e
         except requests.Timeout as e:
@@ -95,7 +102,9 @@ class ToxiproxyClient:
 
     def remove_toxic(self, proxy: str, name: str) -> None:
         """Idempotent: a toxic (or proxy) that is already gone is not an error."""
-        self._do("DELETE", f"/proxies/{proxy}/toxics/{name}", ok_missing=True)
+        self._do(
+            "DELETE", f"/proxies/{proxy}/toxics/{name}", ok_missing=True, timeout_s=REMOVE_TOXIC_TIMEOUT_S
+        )
 
     def toxics(self, proxy: str) -> list[dict[str, Any]]:
         found = self._do("GET", f"/proxies/{proxy}/toxics", ok_missing=True)

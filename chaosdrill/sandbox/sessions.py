@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 from chaosdrill.sandbox.cells import replica_host
 from chaosdrill.sandbox.topology import Topology
 
-__all__ = ["HEARTBEAT_KEY", "Member", "SessionStores", "Store", "SwitchFailed", "redis_argv"]
+__all__ = ["HEARTBEAT_KEY", "Member", "SessionStores", "Store", "SwitchFailed", "redis_argv", "settle_s"]
 
 HEARTBEAT_KEY = "chaosdrill:heartbeat"
 CONTROL_TIMEOUT_S = 1.0
@@ -132,6 +132,21 @@ async def replication_info(port: int) -> dict[str, Any]:
         return {"role": "down", "error": str(e)}
     info["heartbeat"] = float(beat) if beat else None
     return info
+
+
+def settle_s(proxy: Any) -> float:
+    """How long after re-pointing ``proxy`` its torn-down links may still hold delayed data:
+    the largest latency (+ jitter) of its toxics, plus a margin; 0 without latency. Until a
+    toxic has handed that data to the closed connection and the link is gone, removing the
+    toxic stalls toxiproxy (5 s per chunk), so the supervisor waits this out first."""
+    toxics = getattr(proxy, "toxics", None) or ()
+    delays = [
+        float((t.get("attributes") or {}).get("latency", 0))
+        + float((t.get("attributes") or {}).get("jitter", 0))
+        for t in toxics
+        if isinstance(t, dict) and t.get("type") == "latency"
+    ]
+    return max(delays) / 1000.0 + 0.3 if delays and max(delays) > 0 else 0.0
 
 
 def _offset(info: dict[str, Any]) -> int | None:
@@ -261,7 +276,10 @@ class SessionStores:
                     continue
                 await self.switch(member.owner, other.host, reason="restart")
             primary = store.members[store.primary]
-            self.toxi.update_proxy(store.repl_proxy, upstream=f"127.0.0.1:{primary.port}", enabled=True)
+            repl = self.toxi.update_proxy(
+                store.repl_proxy, upstream=f"127.0.0.1:{primary.port}", enabled=True
+            )
+            await asyncio.sleep(settle_s(repl))
             await self._run_member(member, store.repl_listen)
             self.toxi.update_proxy(member.proxy, upstream=f"127.0.0.1:{member.port}", enabled=True)
 
@@ -304,10 +322,14 @@ class SessionStores:
                     f"{target.name} is still {role} after REPLICAOF NO ONE", await self.status()
                 )
             store.primary = to
-            self.toxi.update_proxy(store.repl_proxy, upstream=f"127.0.0.1:{target.port}")
+            repl = self.toxi.update_proxy(store.repl_proxy, upstream=f"127.0.0.1:{target.port}")
             if planned:
                 host, port = store.repl_listen.rsplit(":", 1)
                 await old_client.replicaof(host, port)
+        # A re-pointed link under a latency toxic (a replication-lag drill): let its torn-down
+        # connections drain before anyone may remove that toxic (see settle_s).
+        if getattr(repl, "enabled", False):
+            await asyncio.sleep(settle_s(repl))
         event = {
             "at": started,
             "owner": owner,
