@@ -251,9 +251,11 @@ def test_a_refusal_between_experiments_skips_only_that_one(workdir: Path) -> Non
     seen: list[str] = []
 
     def preflight(path: Path) -> list[str]:
-        # fine when the drill starts; the target "changes" before b-second's turn
-        seen.append(path.parent.name)
-        changed = path.parent.name == "b-second" and seen.count("b-second") == 2
+        # fine when the drill starts; the target "changes" before b-second's turn. The file is
+        # the drill's private copy, named after the run folder.
+        assert path.parent != workdir / "out" / path.stem, "chaos runs the private copy"
+        seen.append(path.stem)
+        changed = path.stem == "b-second" and seen.count("b-second") == 2
         return ["dc2 is not in chaosdrill_allow_dcs"] if changed else []
 
     outcome = run_plan(plan, workdir / "out", manage_target=False, preflight=preflight)
