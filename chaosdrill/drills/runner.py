@@ -155,9 +155,10 @@ def prepare(plan: DrillPlan, planned: PlannedExperiment, run_dir: Path, private:
     doc["configuration"] = {**(doc.get("configuration") or {}), **overrides}
     experiment = private / f"{run_dir.name}.json"
     experiment.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    record = dict(doc)
-    scrub_journal(record, redactor_for(doc["configuration"], None, doc))  # the same as a journal's
-    (run_dir / "experiment.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    # Redacted as the journal's copy of the experiment is (its inline secrets blanked whole).
+    record = {"experiment": doc}
+    scrub_journal(record, redactor_for(doc["configuration"], None, doc))
+    (run_dir / "experiment.json").write_text(json.dumps(record["experiment"], indent=2), encoding="utf-8")
     (run_dir / "drill-vars.json").write_text(
         json.dumps({"configuration": overrides}, indent=2), encoding="utf-8"
     )

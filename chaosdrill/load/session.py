@@ -1,8 +1,9 @@
 """Per-user session writes: which acknowledged writes a read-back no longer finds.
 
 A session stream sends each virtual user's requests with the user's own sequence number
-(b+1, b+2, ..., b from :func:`run_base`). A 2xx answer that echoes it in the seq-ack header acknowledges the write, and
-the book keeps a short history of each user's acknowledged writes (seq, ack time, serving DC).
+(b+1, b+2, ..., b from :func:`run_base`). A 2xx answer that echoes it in the seq-ack header
+acknowledges the write, and the book keeps a short history of each user's acknowledged writes
+(seq, ack time, serving DC).
 
 The service's read path answers the latest stored sequence number (``seq``) and, optionally,
 the recent ones it holds (``seqs``, a list of integers). With ``seqs`` a read finds a lost
@@ -168,6 +169,7 @@ class SessionBook:
         if stored is None:
             return None
         found, held = stored
+        oldest = min(held) if held else None
         self.suspect[user] = 0
         sent = self.read_sent[user]
         self.verified_at[user] = max(self.verified_at[user], sent)
@@ -179,7 +181,7 @@ class SessionBook:
         cell = self.cell_of[user].decode("latin-1")
         for seq, acked_at, dc in h:
             # Acknowledged after the read left: not judged by it.
-            if acked_at < sent and _missing(seq, found, held):
+            if acked_at < sent and _missing(seq, found, held, oldest):
                 lost.append(LostWrite(user, seq, acked_at, dc.decode("latin-1"), cell, found, now))
             else:
                 kept.append((seq, acked_at, dc))
@@ -201,13 +203,14 @@ class SessionBook:
         }
 
 
-def _missing(seq: int, found: int, held: frozenset[int] | None) -> bool:
-    """Whether a read that found ``found`` (and ``held``, when it listed them) lacks ``seq``."""
+def _missing(seq: int, found: int, held: frozenset[int] | None, oldest: int | None) -> bool:
+    """Whether a read that found ``found`` (and ``held``, oldest first ``oldest``, when it listed
+    them) lacks ``seq``."""
     if seq > found:
         return True
-    if not held or seq in held:
+    if not held or oldest is None or seq in held:
         return False
-    return seq >= min(held)  # below the oldest kept: trimmed by the store's window, not judged
+    return seq >= oldest  # below the oldest kept: trimmed by the store's window, not judged
 
 
 def _stored(body: bytes | None) -> tuple[int, frozenset[int] | None] | None:

@@ -136,17 +136,22 @@ async def replication_info(port: int) -> dict[str, Any]:
 
 def settle_s(proxy: Any) -> float:
     """How long after re-pointing ``proxy`` its torn-down links may still hold delayed data:
-    the largest latency (+ jitter) of its toxics, plus a margin; 0 without latency. Until a
-    toxic has handed that data to the closed connection and the link is gone, removing the
-    toxic stalls toxiproxy (5 s per chunk), so the supervisor waits this out first."""
-    toxics = getattr(proxy, "toxics", None) or ()
-    delays = [
-        float((t.get("attributes") or {}).get("latency", 0))
-        + float((t.get("attributes") or {}).get("jitter", 0))
-        for t in toxics
-        if isinstance(t, dict) and t.get("type") == "latency"
-    ]
-    return max(delays) / 1000.0 + 0.3 if delays and max(delays) > 0 else 0.0
+    the largest latency (+ jitter) of its toxics, plus a margin; 0 without latency, or when
+    the proxy is disabled (a cut link tears nothing down when re-pointed). Until a toxic has
+    handed that data to the closed connection and the link is gone, removing the toxic stalls
+    toxiproxy (5 s per chunk), so the supervisor waits this out first."""
+    if not getattr(proxy, "enabled", False):
+        return 0.0
+    longest = max(
+        (
+            float((t.get("attributes") or {}).get("latency", 0))
+            + float((t.get("attributes") or {}).get("jitter", 0))
+            for t in getattr(proxy, "toxics", None) or ()
+            if isinstance(t, dict) and t.get("type") == "latency"
+        ),
+        default=0.0,
+    )
+    return longest / 1000.0 + 0.3 if longest > 0 else 0.0
 
 
 def _offset(info: dict[str, Any]) -> int | None:
@@ -328,8 +333,7 @@ class SessionStores:
                 await old_client.replicaof(host, port)
         # A re-pointed link under a latency toxic (a replication-lag drill): let its torn-down
         # connections drain before anyone may remove that toxic (see settle_s).
-        if getattr(repl, "enabled", False):
-            await asyncio.sleep(settle_s(repl))
+        await asyncio.sleep(settle_s(repl))
         event = {
             "at": started,
             "owner": owner,

@@ -14,8 +14,8 @@ from chaosdrill.sandbox.sessions import settle_s
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
 
-def _proxy(*toxics: dict[str, object]) -> Proxy:
-    return Proxy("redis-repl-dc2", "127.0.0.1:1", "127.0.0.1:2", True, tuple(toxics))
+def _proxy(*toxics: dict[str, object], enabled: bool = True) -> Proxy:
+    return Proxy("redis-repl-dc2", "127.0.0.1:1", "127.0.0.1:2", enabled, tuple(toxics))
 
 
 def test_a_latency_toxic_is_waited_out_with_its_jitter_and_a_margin() -> None:
@@ -35,3 +35,8 @@ def test_no_latency_no_wait() -> None:
     assert settle_s(_proxy({"type": "bandwidth", "attributes": {"rate": 1}})) == 0.0
     assert settle_s(_proxy({"type": "latency", "attributes": {"latency": 0}})) == 0.0
     assert settle_s(None) == 0.0
+
+
+def test_a_disabled_link_has_no_connections_to_drain() -> None:
+    lag = {"type": "latency", "attributes": {"latency": 2000}}
+    assert settle_s(_proxy(lag, enabled=False)) == 0.0
